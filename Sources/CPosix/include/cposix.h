@@ -1,0 +1,59 @@
+#ifndef JOBQ_CPOSIX_H
+#define JOBQ_CPOSIX_H
+
+// Wrappers for the POSIX and Linux calls Swift cannot reach: variadic functions (fcntl, prctl,
+// syscall), macros (WIFEXITED …) and glibc's _np spawn extensions. Each is a line or two; the
+// logic stays in Swift.
+
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include <signal.h>
+#include <stdint.h>
+
+/// Starts `path` (an absolute or cwd-relative path; no PATH search) as the leader of a new
+/// session, with stdin from /dev/null, stdout/stderr on the given descriptors, every other
+/// descriptor closed, every signal at its default disposition and none blocked, in `cwd`.
+/// Returns 0 and sets *pid, or returns the errno of the step that failed (chdir, exec, …).
+int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             const char *cwd, int stdout_fd, int stderr_fd);
+
+int jq_wifexited(int status);
+int jq_wexitstatus(int status);
+int jq_wifsignaled(int status);
+int jq_wtermsig(int status);
+
+/// pidfd_open(2) and pidfd_send_signal(2); -1 with errno on failure.
+int jq_pidfd_open(pid_t pid);
+int jq_pidfd_send_signal(int pidfd, int sig);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to us, not to PID 1.
+int jq_set_child_subreaper(void);
+
+/// A signalfd for `count` signals, which are also blocked in the calling thread.
+int jq_signalfd(const int *signals, int count);
+
+/// Open-file-description locks (F_OFD_SETLK): held by an open file, released by the kernel
+/// when the last descriptor of that open file closes, inherited across fork/exec with the fd.
+/// Return 0 on success, or errno (EAGAIN when another open file holds the lock).
+int jq_lock_exclusive(int fd, int wait);
+/// 1 when some other open file holds a lock on fd's file, 0 when none does, -errno on error.
+int jq_lock_is_held(int fd);
+
+/// fcntl(F_SETLEASE): a read lease is granted only while no process has the file open for
+/// writing, which is how the spool tells a finished file from one still being written.
+int jq_set_lease(int fd, int type);
+
+/// fcntl(F_SETFL, O_NONBLOCK) / FD_CLOEXEC in one place.
+int jq_set_nonblocking(int fd);
+int jq_set_cloexec(int fd);
+
+
+
+/// posix_spawn_file_actions_addchdir_np, pipe2(O_CLOEXEC): glibc extensions Swift does not see.
+#include <spawn.h>
+int jq_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+int jq_pipe_cloexec(int fds[2]);
+
+/// The terminal's width in columns, or 0 when fd is not a terminal.
+int jq_terminal_width(int fd);
+#endif

@@ -1,0 +1,88 @@
+/// What a job runs.
+public enum Payload: Sendable, Equatable {
+    /// An argv, executed without a shell (`jobq add -- CMD ARGS`).
+    case command([String])
+    /// A script (a task file): run by its `#!` interpreter, or /bin/sh without one.
+    case script(String)
+    /// The tutorial's `MESSAGE;SECONDS` line: print MESSAGE, then sleep SECONDS.
+    case message(String, seconds: Double)
+
+    public var kind: String {
+        switch self {
+        case .command: return "command"
+        case .script: return "script"
+        case .message: return "message"
+        }
+    }
+
+    /// A one-line summary for tables.
+    public var summary: String {
+        switch self {
+        case .command(let argv): return argv.map(shellQuoted).joined(separator: " ")
+        case .script(let body):
+            let lines = body.split(separator: "\n", omittingEmptySubsequences: true)
+            let firstCode = lines.first { !$0.hasPrefix("#") && !$0.allSatisfy(\.isWhitespace) }
+            return "script: " + String(firstCode ?? lines.first ?? "")
+        case .message(let text, let seconds): return "\(text);\(formatSeconds(seconds))"
+        }
+    }
+}
+
+/// Everything `jobq add` or a task file says about a new job, validated.
+public struct JobSpec: Sendable, Equatable {
+    public var name: String?
+    public var priority: Int
+    public var payload: Payload
+    /// The working directory captured at enqueue time.
+    public var cwd: String
+    /// `KEY=VALUE` strings captured at enqueue time (plus --env), the job's whole environment.
+    public var environment: [String]
+    public var timeoutMilliseconds: Int64?
+    public var maxRetries: Int
+    /// Jobs that must be done before this one runs.
+    public var after: [JobID]
+    /// Not claimed before this time (ms since the epoch); 0 means at once.
+    public var runAfter: Int64
+    /// The task file this job came from, if any.
+    public var source: String?
+    /// A spool file's identity, which makes its ingestion idempotent.
+    public var sourceKey: String?
+
+    public init(
+        name: String? = nil, priority: Int = 0, payload: Payload, cwd: String, environment: [String],
+        timeoutMilliseconds: Int64? = nil, maxRetries: Int = 0, after: [JobID] = [], runAfter: Int64 = 0,
+        source: String? = nil, sourceKey: String? = nil
+    ) {
+        self.name = name
+        self.priority = priority
+        self.payload = payload
+        self.cwd = cwd
+        self.environment = environment
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.maxRetries = maxRetries
+        self.after = after
+        self.runAfter = runAfter
+        self.source = source
+        self.sourceKey = sourceKey
+    }
+}
+
+/// Quotes a word for display the way a POSIX shell would read it back.
+public func shellQuoted(_ word: String) -> String {
+    let safe = word.utf8.allSatisfy { byte in
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "-_./=:,+%@".utf8.contains(byte)
+        }
+    }
+    if safe && !word.isEmpty { return word }
+    return "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+}
+
+/// 7 → "7", 0.5 → "0.5".
+public func formatSeconds(_ seconds: Double) -> String {
+    seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int64(seconds)) : String(seconds)
+}

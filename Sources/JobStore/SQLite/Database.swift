@@ -1,0 +1,113 @@
+import CSQLite
+
+/// One SQLite connection, configured the way jobq needs it: WAL, `synchronous=FULL` (a commit
+/// that returned survives a power cut), foreign keys on, a bounded busy timeout, and
+/// `BEGIN IMMEDIATE` for every write transaction, so a writer waits for the lock up front
+/// instead of failing half-way with SQLITE_BUSY.
+///
+/// Not `Sendable`: a connection is used from one place at a time.
+public final class Database {
+    let handle: OpaquePointer
+    public let path: String
+    private var statements: [String: Statement] = [:]
+
+    /// How long a statement waits for another connection's lock before giving up.
+    public static let busyTimeoutMilliseconds: Int32 = 30_000
+
+    /// Opens (and, when `create` is true, creates) the database at `path`.
+    public init(path: String, create: Bool = true, readOnly: Bool = false) throws(SQLiteError) {
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        if readOnly {
+            flags |= SQLITE_OPEN_READONLY
+        } else {
+            flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+        }
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close_v2(db)
+            throw SQLiteError(code: rc, message: message)
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
+        _ = jobq_sqlite_defensive(db)
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs one or more statements that take no parameters (schema, pragmas).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_free(message)
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: text, sql: sql)
+        }
+    }
+
+    /// A statement prepared once per connection and reused (hot paths).
+    public func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = statements[sql] { return cached }
+        let statement = try Statement(database: self, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// The first column of the first row of a parameterless query, as an integer.
+    public func integer(_ sql: String) throws(SQLiteError) -> Int64? {
+        let statement = try Statement(database: self, sql: sql)
+        guard try statement.step() else { return nil }
+        return Row(statement: statement).optionalInt64(0)
+    }
+
+    /// The first column of the first row of a parameterless query, as text.
+    public func text(_ sql: String) throws(SQLiteError) -> String? {
+        let statement = try Statement(database: self, sql: sql)
+        guard try statement.step() else { return nil }
+        return Row(statement: statement).optionalText(0)
+    }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back
+    /// when it throws.
+    public func write<T>(_ body: () throws -> T) throws -> T {
+        try statement("BEGIN IMMEDIATE").execute()
+        do {
+            let result = try body()
+            try statement("COMMIT").execute()
+            return result
+        } catch {
+            rollback()
+            throw error
+        }
+    }
+
+    /// Runs `body` in a deferred (read) transaction, so that several queries see one snapshot.
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        try statement("BEGIN DEFERRED").execute()
+        defer { rollback() }
+        return try body()
+    }
+
+    private func rollback() {
+        if sqlite3_get_autocommit(handle) == 0 {
+            _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+        }
+    }
+
+    /// The rowid of the last successful INSERT on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Rows changed by the most recent statement.
+    public var changes: Int { Int(sqlite3_changes64(handle)) }
+
+    func error(code: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+}

@@ -1,0 +1,94 @@
+/// Every SQL statement of the SQLite store, in one place. Values are always bound (`?N`);
+/// nothing is ever spliced into the text.
+enum SQL {
+    /// The columns `decodeJob` reads, in its order.
+    static let jobColumns = """
+        id, name, priority, state, reason, kind, argv, script, message, seconds, cwd, source, timeout_ms,
+        max_retries, attempt, run_after, enqueued_at, started_at, finished_at, worker, pid, pid_start,
+        exit_code, signal, error, stdout_path, stderr_path, cancel_requested_at, env_id
+        """
+
+    static let findEnvironment = "SELECT id FROM environments WHERE digest = ?1 AND vars = ?2"
+    static let insertEnvironment = "INSERT INTO environments (digest, vars) VALUES (?1, ?2)"
+    static let environment = "SELECT vars FROM environments WHERE id = ?1"
+
+    static let insertJob = """
+        INSERT INTO jobs (name, priority, state, reason, kind, argv, script, message, seconds, cwd, env_id,
+                          source, source_key, timeout_ms, max_retries, run_after, enqueued_at, finished_at, error)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+        """
+    static let insertDependency = "INSERT INTO job_deps (job_id, after_id) VALUES (?1, ?2)"
+    static let jobState = "SELECT state FROM jobs WHERE id = ?1"
+    static let jobIDBySourceKey = "SELECT id FROM jobs WHERE source_key = ?1"
+
+    static let job = "SELECT \(jobColumns) FROM jobs WHERE id = ?1"
+    static let jobsNewestFirst = "SELECT \(jobColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
+    static let jobsInStateNewestFirst = "SELECT \(jobColumns) FROM jobs WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+    static let dependencies = "SELECT after_id FROM job_deps WHERE job_id = ?1 ORDER BY after_id"
+    static let attempts = """
+        SELECT attempt, state, reason, started_at, finished_at, worker, pid, exit_code, signal, error,
+               stdout_path, stderr_path
+        FROM attempts WHERE job_id = ?1 ORDER BY attempt
+        """
+    static let counts = "SELECT state, count(*) FROM jobs GROUP BY state"
+
+    /// One statement takes the next ready jobs: queued, due, every dependency done; in claim
+    /// order; no more than `?3` in all running (the cap that holds across restarts).
+    static let claim = """
+        UPDATE jobs
+        SET state = 'running', attempt = attempt + 1, started_at = ?2, worker = ?4, pid = NULL, pid_start = NULL,
+            finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, cancel_requested_at = NULL,
+            stdout_path = ?5 || '/' || id || '.' || (attempt + 1) || '.out',
+            stderr_path = ?5 || '/' || id || '.' || (attempt + 1) || '.err'
+        WHERE id IN (
+            SELECT id FROM jobs AS j INDEXED BY jobs_ready
+            WHERE state = 'queued' AND run_after <= ?2
+              AND NOT EXISTS (SELECT 1 FROM job_deps AS d JOIN jobs AS p ON p.id = d.after_id
+                              WHERE d.job_id = j.id AND p.state <> 'done')
+            ORDER BY priority DESC, name, id
+            LIMIT max(0, min(?1, ?3 - (SELECT count(*) FROM jobs WHERE state = 'running')))
+        )
+        RETURNING \(jobColumns)
+        """
+
+    static let recordStart = """
+        UPDATE jobs SET pid = ?3, pid_start = ?4 WHERE id = ?1 AND attempt = ?2 AND state = 'running'
+        """
+
+    /// Ends a running attempt (guarded by state and attempt); returns what a retry decision needs.
+    static let finish = """
+        UPDATE jobs SET state = ?3, reason = ?4, finished_at = ?5, exit_code = ?6, signal = ?7, error = ?8
+        WHERE id = ?1 AND attempt = ?2 AND state = 'running'
+        RETURNING max_retries
+        """
+
+    /// Keeps a finished attempt's outcome before the job is queued again.
+    static let archiveAttempt = """
+        INSERT INTO attempts (job_id, attempt, state, reason, started_at, finished_at, worker, pid, exit_code,
+                              signal, error, stdout_path, stderr_path)
+        SELECT id, attempt, state, reason, started_at, finished_at, worker, pid, exit_code, signal, error,
+               stdout_path, stderr_path
+        FROM jobs WHERE id = ?1 AND state IN ('done', 'failed') AND attempt > 0
+        """
+
+    /// failed → queued, clearing the last attempt's outcome (kept by `archiveAttempt`).
+    static let requeue = """
+        UPDATE jobs
+        SET state = 'queued', reason = NULL, started_at = NULL, finished_at = NULL, worker = NULL, pid = NULL,
+            pid_start = NULL, exit_code = NULL, signal = NULL, error = NULL, stdout_path = NULL,
+            stderr_path = NULL, cancel_requested_at = NULL, run_after = ?2
+        WHERE id = ?1 AND state = 'failed'
+        """
+
+    /// Fails every queued job that (transitively) runs after job ?1.
+    static let failDependents = """
+        WITH RECURSIVE dependents (id) AS (
+            SELECT job_id FROM job_deps WHERE after_id = ?1
+            UNION
+            SELECT d.job_id FROM job_deps AS d JOIN dependents ON d.after_id = dependents.id
+        )
+        UPDATE jobs SET state = 'failed', reason = 'dependency', finished_at = ?2,
+                        error = 'job ' || ?1 || ', which it runs after, failed'
+        WHERE id IN (SELECT id FROM dependents) AND state = 'queued'
+        """
+}

@@ -1,0 +1,212 @@
+/// The store on one SQLite file (see schema.sql): WAL, `synchronous=FULL`, every write in a
+/// `BEGIN IMMEDIATE` transaction, hot statements prepared once per connection.
+///
+/// Not `Sendable`: each process (or thread) opens its own.
+public final class SQLiteStore: Store {
+    public let database: Database
+    private var environmentCache: [Int64: [String]] = [:]
+
+    /// Opens the database at `path`, creating it or upgrading its schema as needed.
+    public init(path: String, migrator: Migrator = .jobq) throws {
+        do {
+            database = try Database(path: path)
+            // Per connection: durable commits, enforced references.
+            try database.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+            try migrator.prepare(database)
+        } catch {
+            throw StoreError.from(error, path: path)
+        }
+    }
+
+    /// Opens the store of a home, creating the home first when needed.
+    public convenience init(home: Home) throws {
+        try home.prepare()
+        try self.init(path: home.databasePath)
+    }
+
+    /// Runs `body` in a write transaction, turning SQLite's errors into `StoreError`s.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try database.write(body)
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
+    func read<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try database.read(body)
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
+    // MARK: Enqueue
+
+    public func insert(_ specs: [JobSpec], now: Int64) throws -> [JobID] {
+        try write {
+            var environments: [[String]: Int64] = [:]
+            var ids: [JobID] = []
+            ids.reserveCapacity(specs.count)
+            for spec in specs {
+                let environmentID: Int64
+                if let known = environments[spec.environment] {
+                    environmentID = known
+                } else {
+                    environmentID = try environmentRow(for: spec.environment)
+                    environments[spec.environment] = environmentID
+                }
+                ids.append(try insertJob(spec, environmentID: environmentID, now: now))
+            }
+            return ids
+        }
+    }
+
+    public func insertInvalid(_ invalid: InvalidTaskFile, now: Int64) throws -> JobID {
+        try write {
+            if let key = invalid.sourceKey, let existing = try jobID(sourceKey: key) { return existing }
+            let environmentID = try environmentRow(for: [])
+            try database.statement(SQL.insertJob).execute([
+                .text(invalid.name), .integer(0), .text(JobState.failed.rawValue),
+                .text(FailureReason.invalid.rawValue), .text("script"), .null, .text(invalid.text), .null, .null,
+                .text(invalid.cwd), .integer(environmentID), .text(invalid.source),
+                invalid.sourceKey.map(SQLValue.text) ?? .null, .null, .integer(0), .integer(0), .integer(now),
+                .integer(now), .text(invalid.problem),
+            ])
+            return JobID(database.lastInsertRowID)
+        }
+    }
+
+    /// The job a spool file with this identity became, if it was ingested already.
+    public func jobID(sourceKey: String) throws -> JobID? {
+        try database.statement(SQL.jobIDBySourceKey).firstRow([.text(sourceKey)]) { JobID($0.int64(0)) }
+    }
+
+    private func insertJob(_ spec: JobSpec, environmentID: Int64, now: Int64) throws -> JobID {
+        // A job whose dependency already failed for good fails at once: it can never run.
+        var failedDependency: JobID?
+        for dependency in spec.after {
+            guard let state = try database.statement(SQL.jobState).firstRow([.integer(dependency.rawValue)], { $0.text(0) })
+            else { throw StoreError.unknownJob(dependency) }
+            if state == JobState.failed.rawValue && failedDependency == nil { failedDependency = dependency }
+        }
+        var argv = SQLValue.null
+        var script = SQLValue.null
+        var message = SQLValue.null
+        var seconds = SQLValue.null
+        switch spec.payload {
+        case .command(let words): argv = .blob(NulSeparated.encode(words))
+        case .script(let text): script = .text(text)
+        case .message(let text, let duration):
+            message = .text(text)
+            seconds = .real(duration)
+        }
+        try database.statement(SQL.insertJob).execute([
+            spec.name.map(SQLValue.text) ?? .null, .integer(Int64(spec.priority)),
+            .text(failedDependency == nil ? JobState.queued.rawValue : JobState.failed.rawValue),
+            failedDependency == nil ? .null : .text(FailureReason.dependency.rawValue),
+            .text(spec.payload.kind), argv, script, message, seconds, .text(spec.cwd), .integer(environmentID),
+            spec.source.map(SQLValue.text) ?? .null, spec.sourceKey.map(SQLValue.text) ?? .null,
+            spec.timeoutMilliseconds.map(SQLValue.integer) ?? .null, .integer(Int64(spec.maxRetries)),
+            .integer(spec.runAfter), .integer(now), failedDependency == nil ? .null : .integer(now),
+            failedDependency.map { .text("job \($0), which it runs after, failed") } ?? .null,
+        ])
+        let id = JobID(database.lastInsertRowID)
+        for dependency in spec.after {
+            try database.statement(SQL.insertDependency).execute([.integer(id.rawValue), .integer(dependency.rawValue)])
+        }
+        return id
+    }
+
+    /// The row id of an environment, inserting it the first time it is seen.
+    private func environmentRow(for environment: [String]) throws -> Int64 {
+        let vars = NulSeparated.encode(environment)
+        let digest = NulSeparated.digest(vars)
+        if let id = try database.statement(SQL.findEnvironment).firstRow([.integer(digest), .blob(vars)], { $0.int64(0) }) {
+            return id
+        }
+        try database.statement(SQL.insertEnvironment).execute([.integer(digest), .blob(vars)])
+        return database.lastInsertRowID
+    }
+
+    // MARK: Queries
+
+    public func job(_ id: JobID) throws -> Job? {
+        try read {
+            guard var job = try database.statement(SQL.job).firstRow([.integer(id.rawValue)], decodeJobWithEnvironment)
+            else {
+                return nil
+            }
+            job.after = try database.statement(SQL.dependencies).rows([.integer(id.rawValue)]) { JobID($0.int64(0)) }
+            return job
+        }
+    }
+
+    public func jobs(state: JobState?, limit: Int?) throws -> [Job] {
+        let limit = SQLValue.integer(Int64(limit ?? -1))
+        do {
+            if let state {
+                return try database.statement(SQL.jobsInStateNewestFirst).rows([.text(state.rawValue), limit], decodeJob)
+            }
+            return try database.statement(SQL.jobsNewestFirst).rows([limit], decodeJob)
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
+    public func attempts(of id: JobID) throws -> [Attempt] {
+        try database.statement(SQL.attempts).rows([.integer(id.rawValue)]) { row in
+            Attempt(
+                number: row.int(0), state: JobState(rawValue: row.text(1)) ?? .failed,
+                reason: row.optionalText(2).flatMap(FailureReason.init(rawValue:)), startedAt: row.optionalInt64(3),
+                finishedAt: row.optionalInt64(4), worker: row.optionalInt(5), pid: row.optionalInt(6).map(Int32.init),
+                exitCode: row.optionalInt(7).map(Int32.init), signal: row.optionalInt(8).map(Int32.init),
+                error: row.optionalText(9), stdoutPath: row.optionalText(10), stderrPath: row.optionalText(11))
+        }
+    }
+
+    public func counts() throws -> [JobState: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
+        for (state, count) in try database.statement(SQL.counts).rows([], { ($0.text(0), $0.int(1)) }) {
+            if let state = JobState(rawValue: state) { counts[state] = count }
+        }
+        return counts
+    }
+
+    /// An environment row's variables, decoded once per connection.
+    func environment(id: Int64) throws -> [String] {
+        if let cached = environmentCache[id] { return cached }
+        let vars = try database.statement(SQL.environment).firstRow([.integer(id)]) { $0.blob(0) } ?? []
+        let environment = NulSeparated.decode(vars)
+        environmentCache[id] = environment
+        return environment
+    }
+
+    /// `decodeJob`, with the job's environment loaded (for `show` and for running it).
+    func decodeJobWithEnvironment(_ row: Row) throws -> Job {
+        var job = decodeJob(row)
+        job.environment = try environment(id: row.int64(28))
+        return job
+    }
+
+    func decodeJob(_ row: Row) -> Job {
+        let kind = row.text(5)
+        let payload: Payload
+        switch kind {
+        case "command": payload = .command(NulSeparated.decode(row.blob(6)))
+        case "message": payload = .message(row.text(8), seconds: row.double(9))
+        default: payload = .script(row.text(7))
+        }
+        return Job(
+            id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2), state: JobState(rawValue: row.text(3)) ?? .failed,
+            reason: row.optionalText(4).flatMap(FailureReason.init(rawValue:)), payload: payload, cwd: row.text(10),
+            environment: nil, source: row.optionalText(11), timeoutMilliseconds: row.optionalInt64(12),
+            maxRetries: row.int(13), attempt: row.int(14), runAfter: row.int64(15), enqueuedAt: row.int64(16),
+            startedAt: row.optionalInt64(17), finishedAt: row.optionalInt64(18), worker: row.optionalInt(19),
+            pid: row.optionalInt(20).map(Int32.init(truncatingIfNeeded:)), pidStart: row.optionalInt64(21),
+            exitCode: row.optionalInt(22).map(Int32.init(truncatingIfNeeded:)),
+            signal: row.optionalInt(23).map(Int32.init(truncatingIfNeeded:)), error: row.optionalText(24),
+            stdoutPath: row.optionalText(25), stderrPath: row.optionalText(26),
+            cancelRequestedAt: row.optionalInt64(27), after: [])
+    }
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A queue's home folder and the paths inside it. A queue is its home: `--home DIR`, else
+/// `$JOBQ_HOME`, else `$XDG_STATE_HOME/jobq`, else `~/.local/state/jobq`. It is created 0700 on
+/// first use, and everything jobq writes lives inside it (never in /tmp).
+public struct Home: Sendable, Equatable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// Applies the lookup order above to an explicit `--home` and the process environment.
+    public static func resolve(explicit: String?, environment: [String: String]) -> Home {
+        if let explicit, !explicit.isEmpty { return Home(path: absolute(explicit)) }
+        if let home = environment["JOBQ_HOME"], !home.isEmpty { return Home(path: absolute(home)) }
+        if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return Home(path: state + "/jobq") }
+        let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        return Home(path: (user == "/" ? "" : user) + "/.local/state/jobq")
+    }
+
+    public var databasePath: String { path + "/jobq.db" }
+    public var spoolDirectory: String { path + "/spool" }
+    public var logsDirectory: String { path + "/logs" }
+    /// Locks, the wake-up FIFO, the daemon's socket: things that only mean something while
+    /// processes run.
+    public var runDirectory: String { path + "/run" }
+
+    /// Creates the home and its folders (0700) where missing. Existing folders keep their mode.
+    public func prepare() throws(StoreError) {
+        try makeDirectory(path, parents: true)
+        for folder in [spoolDirectory, logsDirectory, runDirectory] {
+            try makeDirectory(folder, parents: false)
+        }
+        // The database file is created here, 0600, so SQLite (which copies the database's
+        // mode to -wal and -shm) never creates it with the umask's wider default.
+        let fd = open(databasePath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != EEXIST {
+            throw StoreError.cannotOpen(path: databasePath, detail: systemError(errno))
+        }
+    }
+
+    private func makeDirectory(_ directory: String, parents: Bool) throws(StoreError) {
+        if mkdir(directory, 0o700) == 0 { return }
+        let error = errno
+        if error == EEXIST {
+            var info = stat()
+            if stat(directory, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return }
+            throw StoreError.cannotOpen(path: directory, detail: "it exists and is not a folder")
+        }
+        if error == ENOENT && parents, let slash = directory.lastIndex(of: "/"), slash != directory.startIndex {
+            try makeDirectory(String(directory[..<slash]), parents: true)
+            if mkdir(directory, 0o700) == 0 || errno == EEXIST { return }
+            throw StoreError.cannotOpen(path: directory, detail: systemError(errno))
+        }
+        throw StoreError.cannotOpen(path: directory, detail: systemError(error))
+    }
+
+    /// Makes a path absolute against the current directory (lexically).
+    public static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return normalize(currentDirectory() + "/" + path)
+    }
+}
+
+/// The process's working directory ("/" if it cannot be read).
+public func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+/// Removes `.`, `..` and repeated slashes from an absolute path without touching the disk.
+public func normalize(_ path: String) -> String {
+    var parts: [Substring] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        if part == "." { continue }
+        if part == ".." {
+            if !parts.isEmpty { parts.removeLast() }
+            continue
+        }
+        parts.append(part)
+    }
+    return "/" + parts.joined(separator: "/")
+}
+
+/// strerror as a Swift string.
+public func systemError(_ code: Int32) -> String {
+    String(cString: strerror(code))
+}

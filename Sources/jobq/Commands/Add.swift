@@ -1,0 +1,151 @@
+import ArgumentParser
+import Glibc
+import JobStore
+
+/// `jobq add`: enqueue a command, task files, or one shell command per stdin line.
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put work on the queue; prints the new job id(s).",
+        discussion: """
+            Three forms:
+              jobq add [OPTIONS] -- COMMAND [ARG...]   a command, run without a shell
+              jobq add [OPTIONS] FILE.task...          task files (the same parser as the spool)
+              jobq add [OPTIONS] --stdin               one shell command per line, in one transaction
+
+            The working directory and the environment are captured now: the job runs with them
+            wherever the daemon was started. Options given here override a task file's #JOBQ lines.
+
+            Examples:
+              jobq add -- make -j4
+              jobq add --priority 5 --timeout 10m --retries 2 -- ./simulate.sh input.dat
+              jobq add --after 12 --name report -- python3 report.py
+              jobq add 1.task 2.task
+              seq 100 | sed 's/^/convert page-/' | jobq add --stdin
+
+            Exit codes: 0 added, 1 nothing added (the error says why), 64 bad usage.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("A name; jobs of equal priority run in byte order of their names.", valueName: "NAME"))
+    var name: String?
+    @Option(help: ArgumentHelp("Higher runs first (default 0).", valueName: "N"))
+    var priority: String?
+    @Option(help: ArgumentHelp("Run in DIR instead of the current folder.", valueName: "DIR"))
+    var cwd: String?
+    @Option(help: ArgumentHelp("Set an environment variable for the job (repeatable).", valueName: "KEY=VALUE"))
+    var env: [String] = []
+    @Option(help: ArgumentHelp("Stop the job after DUR (e.g. 90s, 10m, 1h30m).", valueName: "DUR"))
+    var timeout: String?
+    @Option(help: ArgumentHelp("Run again up to N times when it fails.", valueName: "N"))
+    var retries: String?
+    @Option(help: ArgumentHelp("Run only after these jobs are done (repeatable).", valueName: "ID[,ID...]"))
+    var after: [String] = []
+    @Option(help: ArgumentHelp("Do not start before DUR from now.", valueName: "DUR"))
+    var delay: String?
+    @Option(help: ArgumentHelp("Do not start before TIME (HH:MM, YYYY-MM-DD HH:MM, @EPOCH).", valueName: "TIME"))
+    var at: String?
+    @Flag(help: "Read one shell command per line from standard input.")
+    var stdin = false
+    @Flag(help: "Print the new ids as JSON.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("Task files, or after -- the command and its arguments.", valueName: "FILE.task | -- COMMAND"))
+    var arguments: [String] = []
+
+    /// Words after `--` are a command; without `--` they are task files. (The argument parser
+    /// gives both as one list, so the raw command line decides.)
+    private var isCommand: Bool { CommandLine.arguments.contains("--") }
+    private var command: [String] { isCommand ? arguments : [] }
+    private var files: [String] { isCommand ? [] : arguments }
+
+    mutating func validate() throws {
+        let forms = (command.isEmpty ? 0 : 1) + (files.isEmpty ? 0 : 1) + (stdin ? 1 : 0)
+        if forms == 0 {
+            throw ValidationError("nothing to add: give a command after --, task files, or --stdin")
+        }
+        if forms > 1 {
+            throw ValidationError("give one of: a command after --, task files, or --stdin")
+        }
+        if let notTask = files.first(where: { !$0.hasSuffix(".task") }) {
+            throw ValidationError(
+                "'\(notTask)' is not a .task file; to run a command, put it after --: jobq add -- \(files.joined(separator: " "))"
+            )
+        }
+        do {
+            _ = try options(now: WallClock.now())
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The flags as job options, each value checked by `JobOptions.set`.
+    func options(now: Int64) throws(InputError) -> JobOptions {
+        var options = JobOptions()
+        let single: [(String, String?)] = [
+            ("--name", name), ("--priority", priority), ("--cwd", cwd), ("--timeout", timeout),
+            ("--retries", retries), ("--delay", delay), ("--at", at),
+        ]
+        for case let (flag, value?) in single { try options.set(flag, value, now: now) }
+        for value in env { try options.set("--env", value, now: now) }
+        for value in after { try options.set("--after", value, now: now) }
+        return options
+    }
+
+    func run() throws {
+        let now = WallClock.now()
+        let options = try options(now: now)
+        let cwd = currentDirectory()
+        let environment = ProcessEnvironment.entries()
+        let specs: [JobSpec]
+        if stdin {
+            specs = try readStandardInput().map {
+                options.spec(payload: .command(["/bin/sh", "-c", $0]), cwd: cwd, environment: environment)
+            }
+            if specs.isEmpty { throw CommandFailure("standard input held no commands; nothing was added") }
+        } else if !command.isEmpty {
+            specs = [options.spec(payload: .command(command), cwd: cwd, environment: environment)]
+        } else {
+            specs = try files.map { try taskFileSpec($0, options: options, cwd: cwd, environment: environment, now: now) }
+        }
+        let ids = try global.openStore().insert(specs, now: now)
+        var terminal = Terminal()
+        if json {
+            terminal.print(JSON.object([("ids", .array(ids.map { .int($0.rawValue) }))]).serialized(pretty: false))
+        } else {
+            for id in ids { terminal.print(String(id.rawValue)) }
+        }
+        terminal.flush()
+    }
+
+    private func taskFileSpec(_ path: String, options: JobOptions, cwd: String, environment: [String], now: Int64)
+        throws -> JobSpec
+    {
+        let contents = try TaskFileReader.read(path).get()
+        let file = try TaskFileParser.parse(contents.bytes, file: path, now: now).get()
+        var merged = file.options.overridden(by: options)
+        if merged.name == nil { merged.name = String(path.split(separator: "/").last ?? Substring(path)) }
+        return merged.spec(payload: file.payload, cwd: cwd, environment: environment, source: Home.absolute(path))
+    }
+
+    /// Non-blank lines of stdin, except comments (`#…`).
+    private func readStandardInput() throws -> [String] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(STDIN_FILENO, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw CommandFailure("cannot read standard input: \(systemError(errno))") }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        if bytes.contains(0) { throw CommandFailure("standard input contains a NUL byte; nothing was added") }
+        return bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            let text = String(decoding: line, as: UTF8.self)
+            let trimmed = text.drop(while: { $0 == " " || $0 == "\t" })
+            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : text
+        }
+    }
+}
+

@@ -1,0 +1,58 @@
+import ArgumentParser
+import JobStore
+
+/// `jobq errors`: failed jobs, newest first, with how they ended and their last stderr lines.
+struct Errors: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List failed jobs, newest first: exit code or signal, reason, last lines of stderr.",
+        discussion: """
+            Reasons: exit (non-zero status), signal, timeout, cancelled, lost (its worker vanished),
+            spawn (could not be started), invalid (task file), dependency (a job it runs after failed).
+
+            Examples:
+              jobq errors
+              jobq errors --limit 5 --json
+
+            Exit codes: 0 success, 1 runtime error, 64 bad usage.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: ArgumentHelp("At most N jobs.", valueName: "N"))
+    var limit: Int?
+    @Option(help: ArgumentHelp("Lines of stderr to show for each job.", valueName: "N"))
+    var lines: Int = 3
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit needs a whole number of at least 1, not \(limit)") }
+        if lines < 0 { throw ValidationError("--lines needs a whole number of at least 0, not \(lines)") }
+    }
+
+    func run() throws {
+        let jobs = try global.openStore().jobs(state: .failed, limit: limit)
+        let tails = jobs.map { job in job.stderrPath.map { LogTail.lastLines(of: $0, count: lines) } ?? [] }
+        var terminal = Terminal()
+        if output.json {
+            let values = zip(jobs, tails).map { JobPresentation.json($0, stderrTail: $1) }
+            terminal.print(JSON.array(values).serialized())
+        } else {
+            var table = Table(["ID", "NAME", "REASON", "RESULT", "FINISHED", "COMMAND"])
+            for job in jobs {
+                table.append([
+                    String(job.id.rawValue), job.displayName, job.reason?.rawValue ?? "", job.resultSummary,
+                    job.finishedAt.map { TimeParser.formatLocal(milliseconds: $0) } ?? "", job.payload.summary,
+                ])
+            }
+            let rendered = table.render(width: Terminal.width)
+            terminal.print(rendered[0])
+            for (index, line) in rendered.dropFirst().enumerated() {
+                terminal.print(line)
+                if let error = jobs[index].error { terminal.print("    ! \(error)") }
+                for tail in tails[index] { terminal.print("    | \(tail)") }
+            }
+        }
+        terminal.flush()
+    }
+}

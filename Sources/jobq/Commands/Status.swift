@@ -1,0 +1,37 @@
+import ArgumentParser
+import JobStore
+
+/// `jobq status`: counts per state (and, once a daemon runs, whether it is up).
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show how many jobs are in each state.",
+        discussion: """
+            Examples:
+              jobq status
+              jobq status --json
+
+            Exit codes: 0 success, 1 runtime error, 64 bad usage.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let home = global.resolvedHome
+        let counts = try SQLiteStore(home: home).counts()
+        var terminal = Terminal()
+        if output.json {
+            terminal.print(JSON.object([
+                ("home", .string(home.path)),
+                ("counts", .object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })),
+            ]).serialized())
+        } else {
+            terminal.print("home     \(home.path)")
+            for state in JobState.allCases {
+                terminal.print(state.rawValue + String(repeating: " ", count: 9 - state.rawValue.count) + String(counts[state] ?? 0))
+            }
+        }
+        terminal.flush()
+    }
+}

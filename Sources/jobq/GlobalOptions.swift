@@ -1,0 +1,19 @@
+import ArgumentParser
+import JobStore
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The queue's home folder.", valueName: "DIR"))
+    var home: String?
+
+    var resolvedHome: Home { Home.resolve(explicit: home, environment: ProcessEnvironment.dictionary()) }
+
+    /// The home's store, created on first use.
+    func openStore() throws -> SQLiteStore { try SQLiteStore(home: resolvedHome) }
+}
+
+/// `--json` for commands that print data.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON (a stable shape, for scripts) instead of a table.")
+    var json = false
+}

@@ -1,0 +1,52 @@
+import CPosix
+import Glibc
+
+/// Writes to stdout and stderr through one buffer each, with a single `write` at the end, so
+/// that listing 10,000 jobs costs one system call, not 10,000.
+struct Terminal {
+    private var buffer: [UInt8] = []
+
+    mutating func print(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count > 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        Terminal.writeAll(buffer, to: STDOUT_FILENO)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// One line on stderr, unbuffered.
+    static func printError(_ text: String) {
+        writeAll(Array((text + "\n").utf8), to: STDERR_FILENO)
+    }
+
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 {
+                    offset += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+
+    /// Columns of the terminal on stdout, or nil when stdout is not a terminal (then nothing
+    /// is cut to fit).
+    static var width: Int? {
+        let columns = Int(jq_terminal_width(STDOUT_FILENO))
+        return columns > 0 ? columns : nil
+    }
+
+    /// Whether colour may be used: a terminal, and NO_COLOR not set.
+    static var usesColor: Bool {
+        isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+    }
+}

@@ -1,0 +1,118 @@
+import Testing
+import TestSupport
+
+@testable import JobStore
+
+/// running → done | failed | queued (retry), and failed → queued; every change guarded.
+@Suite struct LifecycleTests {
+    let folder = TemporaryDirectory("lifecycle")
+
+    func makeStore() throws -> SQLiteStore { try SQLiteStore(path: folder.file("jobq.db")) }
+
+    func runOne(_ store: SQLiteStore, _ spec: JobSpec) throws -> Job {
+        _ = try store.insert([spec], now: 1)
+        return try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: 2).first)
+    }
+
+    @Test func exitZeroIsDone() throws {
+        let store = try makeStore()
+        let job = try runOne(store, TestJobs.command(["true"]))
+        #expect(try store.recordStart(of: job.id, attempt: 1, pid: 4242, pidStart: 99))
+        #expect(try store.finish(job.id, attempt: 1, end: .finished(.exited(0)), now: 3) == .done)
+        let done = try #require(try store.job(job.id))
+        #expect(done.state == .done && done.reason == nil && done.exitCode == 0 && done.signal == nil)
+        #expect(done.pid == 4242 && done.pidStart == 99 && done.finishedAt == 3)
+    }
+
+    @Test func failuresRecordWhy() throws {
+        let cases: [(JobEnd, FailureReason, Int32?, Int32?)] = [
+            (.finished(.exited(3)), .exit, 3, nil),
+            (.finished(.signaled(9)), .signal, nil, 9),
+            (.timedOut(.signaled(15)), .timeout, nil, 15),
+            (.cancelled(.signaled(15)), .cancelled, nil, 15),
+            (.spawnFailed("no such program: nope"), .spawn, nil, nil),
+            (.lost("worker 0 vanished"), .lost, nil, nil),
+        ]
+        let store = try makeStore()
+        for (end, reason, exitCode, signal) in cases {
+            let job = try runOne(store, TestJobs.command(["x"]))
+            #expect(try store.finish(job.id, attempt: 1, end: end, now: 3) == .failed(reason))
+            let failed = try #require(try store.job(job.id))
+            #expect(failed.state == .failed)
+            #expect(failed.reason == reason)
+            #expect(failed.exitCode == exitCode)
+            #expect(failed.signal == signal)
+            if case .spawnFailed(let text) = end { #expect(failed.error == text) }
+        }
+    }
+
+    /// A guarded write changes nothing when the job is no longer in the state it names.
+    @Test func finishIsGuarded() throws {
+        let store = try makeStore()
+        let job = try runOne(store, TestJobs.command(["true"]))
+        #expect(try store.finish(job.id, attempt: 1, end: .finished(.exited(0)), now: 3) == .done)
+        #expect(try store.finish(job.id, attempt: 1, end: .finished(.exited(1)), now: 4) == .notRunning)
+        #expect(try store.job(job.id)?.state == .done)
+        // A stale attempt number is refused too.
+        let other = try runOne(store, TestJobs.command(["true"]))
+        #expect(try store.finish(other.id, attempt: 7, end: .finished(.exited(0)), now: 5) == .notRunning)
+        #expect(try store.recordStart(of: other.id, attempt: 7, pid: 1, pidStart: nil) == false)
+        #expect(try store.job(other.id)?.state == .running)
+    }
+
+    @Test func retryRequeuesAFailedJobAndKeepsTheOldAttempt() throws {
+        let store = try makeStore()
+        let job = try runOne(store, TestJobs.command(["false"]))
+        _ = try store.finish(job.id, attempt: 1, end: .finished(.exited(1)), now: 3)
+        try store.retry([job.id], now: 4)
+        let queued = try #require(try store.job(job.id))
+        #expect(queued.state == .queued && queued.reason == nil && queued.exitCode == nil && queued.attempt == 1)
+        let attempts = try store.attempts(of: job.id)
+        #expect(attempts.count == 1)
+        #expect(attempts.first?.state == .failed && attempts.first?.exitCode == 1 && attempts.first?.number == 1)
+        let again = try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: 5).first)
+        #expect(again.attempt == 2)
+        #expect(again.stdoutPath?.hasSuffix("\(job.id).2.out") == true)
+    }
+
+    @Test func onlyFailedJobsCanBeRetried() throws {
+        let store = try makeStore()
+        let job = try runOne(store, TestJobs.command(["true"]))
+        let error = #expect(throws: StoreError.self) { try store.retry([job.id], now: 3) }
+        #expect(error?.description == "job \(job.id) is running; only failed jobs can be retried")
+        #expect(throws: StoreError.self) { try store.retry([JobID(999)], now: 3) }
+    }
+
+    @Test func automaticRetriesRunUntilExhausted() throws {
+        let store = try makeStore()
+        let job = try runOne(store, TestJobs.command(["flaky"], retries: 2))
+        #expect(try store.finish(job.id, attempt: 1, end: .finished(.exited(1)), now: 3) == .requeued)
+        let second = try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: 4).first)
+        #expect(second.attempt == 2)
+        #expect(try store.finish(job.id, attempt: 2, end: .lost("gone"), now: 5) == .requeued)
+        _ = try store.claim(TestJobs.claimRequest(limit: 1), now: 6)
+        #expect(try store.finish(job.id, attempt: 3, end: .finished(.exited(1)), now: 7) == .failed(.exit))
+        #expect(try store.attempts(of: job.id).map(\.number) == [1, 2])
+    }
+
+    @Test func spawnFailuresAreNotRetried() throws {
+        let store = try makeStore()
+        let job = try runOne(store, TestJobs.command(["nope"], retries: 5))
+        #expect(try store.finish(job.id, attempt: 1, end: .spawnFailed("no such program"), now: 3) == .failed(.spawn))
+    }
+
+    @Test func finalFailureFailsDependentsTransitively() throws {
+        let store = try makeStore()
+        let root = try store.insert([TestJobs.command(["root"], name: "a")], now: 1)[0]
+        let child = try store.insert([TestJobs.command(["child"], after: [root])], now: 1)[0]
+        let grandchild = try store.insert([TestJobs.command(["grandchild"], after: [child])], now: 1)[0]
+        let unrelated = try store.insert([TestJobs.command(["other"], name: "b")], now: 1)[0]
+        _ = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
+        _ = try store.finish(root, attempt: 1, end: .finished(.exited(2)), now: 3)
+        for id in [child, grandchild] {
+            let job = try #require(try store.job(id))
+            #expect(job.state == .failed && job.reason == .dependency)
+        }
+        #expect(try store.job(unrelated)?.state == .queued)
+    }
+}

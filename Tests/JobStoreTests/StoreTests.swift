@@ -1,0 +1,105 @@
+import Testing
+import TestSupport
+
+@testable import JobStore
+
+@Suite struct StoreTests {
+    let folder = TemporaryDirectory("store")
+
+    func makeStore() throws -> SQLiteStore { try SQLiteStore(path: folder.file("jobq.db")) }
+
+    @Test func insertedJobReadsBackWhole() throws {
+        let store = try makeStore()
+        let spec = JobSpec(
+            name: "build", priority: 5, payload: .command(["make", "-j4", "a b", ""]), cwd: "/src",
+            environment: ["A=1", "B=two words"], timeoutMilliseconds: 600_000, maxRetries: 2, runAfter: 77,
+            source: nil)
+        let id = try #require(try store.insert([spec], now: 1000).first)
+        let job = try #require(try store.job(id))
+        #expect(job.name == "build")
+        #expect(job.priority == 5)
+        #expect(job.state == .queued)
+        #expect(job.reason == nil)
+        #expect(job.payload == .command(["make", "-j4", "a b", ""]))
+        #expect(job.cwd == "/src")
+        #expect(job.environment == ["A=1", "B=two words"])
+        #expect(job.timeoutMilliseconds == 600_000)
+        #expect(job.maxRetries == 2)
+        #expect(job.attempt == 0)
+        #expect(job.runAfter == 77)
+        #expect(job.enqueuedAt == 1000)
+        #expect(job.startedAt == nil && job.finishedAt == nil && job.pid == nil)
+        #expect(job.displayName == "build")
+    }
+
+    @Test func scriptsAndMessagesRoundTrip() throws {
+        let store = try makeStore()
+        let ids = try store.insert([
+            JobSpec(name: "1.task", payload: .message("I am the first task", seconds: 7), cwd: "/", environment: []),
+            JobSpec(name: "s.task", payload: .script("#!/bin/sh\necho hi\n"), cwd: "/", environment: []),
+        ], now: 1)
+        #expect(try store.job(ids[0])?.payload == .message("I am the first task", seconds: 7))
+        #expect(try store.job(ids[1])?.payload == .script("#!/bin/sh\necho hi\n"))
+    }
+
+    /// An environment is stored once however many jobs share it.
+    @Test func environmentsAreStoredOnce() throws {
+        let store = try makeStore()
+        _ = try store.insert((0..<50).map { _ in TestJobs.command(["true"], environment: ["X=1"]) }, now: 1)
+        _ = try store.insert([TestJobs.command(["true"], environment: ["X=1"])], now: 2)
+        _ = try store.insert([TestJobs.command(["true"], environment: ["X=2"])], now: 3)
+        #expect(try store.database.integer("SELECT count(*) FROM environments") == 2)
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == 52)
+    }
+
+    @Test func listIsNewestFirstAndFiltersByState() throws {
+        let store = try makeStore()
+        let ids = try store.insert((0..<5).map { TestJobs.command(["job\($0)"]) }, now: 1)
+        let all = try store.jobs(state: nil, limit: nil)
+        #expect(all.map(\.id) == ids.reversed())
+        #expect(try store.jobs(state: nil, limit: 2).map(\.id) == [ids[4], ids[3]])
+        _ = try store.claim(TestJobs.claimRequest(limit: 2), now: 5)
+        #expect(try store.jobs(state: .running, limit: nil).map(\.id) == [ids[1], ids[0]])
+        #expect(try store.jobs(state: .queued, limit: nil).count == 3)
+        let counts = try store.counts()
+        #expect(counts[.queued] == 3 && counts[.running] == 2 && counts[.done] == 0 && counts[.failed] == 0)
+    }
+
+    /// All or none: one bad job in a batch leaves the store as it was.
+    @Test func insertIsAllOrNothing() throws {
+        let store = try makeStore()
+        let error = #expect(throws: StoreError.self) {
+            try store.insert([TestJobs.command(["a"]), TestJobs.command(["b"], after: [JobID(999)])], now: 1)
+        }
+        #expect(error?.description.contains("there is no job 999") == true)
+        #expect(try store.jobs(state: nil, limit: nil).isEmpty)
+    }
+
+    @Test func jobAfterAFailedJobFailsAtOnce() throws {
+        let store = try makeStore()
+        let first = try store.insert([TestJobs.command(["false"])], now: 1)[0]
+        let claimed = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
+        #expect(try store.finish(first, attempt: claimed[0].attempt, end: .finished(.exited(1)), now: 3) == .failed(.exit))
+        let second = try store.insert([TestJobs.command(["true"], after: [first])], now: 4)[0]
+        let job = try #require(try store.job(second))
+        #expect(job.state == .failed)
+        #expect(job.reason == .dependency)
+        #expect(job.after == [first])
+    }
+
+    @Test func invalidTaskFileIsRecordedOnceAsFailed() throws {
+        let store = try makeStore()
+        let invalid = InvalidTaskFile(
+            name: "bad.task", source: "/spool/bad.task", sourceKey: "1:2:3:4", text: "", problem: "bad.task: is empty",
+            cwd: "/spool")
+        let id = try store.insertInvalid(invalid, now: 9)
+        #expect(try store.insertInvalid(invalid, now: 10) == id)
+        let job = try #require(try store.job(id))
+        #expect(job.state == .failed && job.reason == .invalid && job.error == "bad.task: is empty")
+        #expect(job.finishedAt == 9)
+    }
+
+    @Test func unknownJobIsNil() throws {
+        #expect(try makeStore().job(JobID(12345)) == nil)
+    }
+}
