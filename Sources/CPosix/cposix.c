@@ -18,16 +18,27 @@
 #endif
 
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdout_fd, int stderr_fd) {
+             const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t actions;
     sigset_t all, none;
-    int rc;
+    int rc, high[16];
 
-    if ((rc = posix_spawnattr_init(&attr)) != 0) return rc;
+    if (extra_count < 0 || extra_count > 16) return EINVAL;
+    // Move the descriptors out of the way first, so that dup2-ing them to 3, 4, … in order
+    // cannot overwrite one that is still to be copied.
+    for (int i = 0; i < extra_count; i++) {
+        high[i] = fcntl(extra_fds[i], F_DUPFD_CLOEXEC, 64);
+        if (high[i] < 0) {
+            rc = errno;
+            while (i-- > 0) close(high[i]);
+            return rc;
+        }
+    }
+    if ((rc = posix_spawnattr_init(&attr)) != 0) goto close_high;
     if ((rc = posix_spawn_file_actions_init(&actions)) != 0) {
         posix_spawnattr_destroy(&attr);
-        return rc;
+        goto close_high;
     }
     sigfillset(&all);
     sigdelset(&all, SIGKILL);
@@ -39,11 +50,14 @@ int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    for (int i = 0; rc == 0 && i < extra_count; i++) rc = posix_spawn_file_actions_adddup2(&actions, high[i], 3 + i);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3 + extra_count);
     if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
     if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
+close_high:
+    for (int i = 0; i < extra_count; i++) close(high[i]);
     return rc;
 }
 

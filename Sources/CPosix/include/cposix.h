@@ -11,11 +11,12 @@
 #include <stdint.h>
 
 /// Starts `path` (an absolute or cwd-relative path; no PATH search) as the leader of a new
-/// session, with stdin from /dev/null, stdout/stderr on the given descriptors, every other
-/// descriptor closed, every signal at its default disposition and none blocked, in `cwd`.
+/// session, with stdin from /dev/null, stdout/stderr on the given descriptors, `extra_fds`
+/// as descriptors 3, 4, … in order, every other descriptor closed, every signal at its
+/// default disposition and none blocked, in `cwd` (NULL: the caller's).
 /// Returns 0 and sets *pid, or returns the errno of the step that failed (chdir, exec, …).
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdout_fd, int stderr_fd);
+             const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count);
 
 int jq_wifexited(int status);
 int jq_wexitstatus(int status);

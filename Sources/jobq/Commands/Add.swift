@@ -28,23 +28,23 @@ struct Add: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("A name; jobs of equal priority run in byte order of their names.", valueName: "NAME"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A name; jobs of equal priority run in byte order of their names.", valueName: "NAME"))
     var name: String?
-    @Option(help: ArgumentHelp("Higher runs first (default 0).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first (default 0).", valueName: "N"))
     var priority: String?
-    @Option(help: ArgumentHelp("Run in DIR instead of the current folder.", valueName: "DIR"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run in DIR instead of the current folder.", valueName: "DIR"))
     var cwd: String?
-    @Option(help: ArgumentHelp("Set an environment variable for the job (repeatable).", valueName: "KEY=VALUE"))
+    @Option(parsing: .unconditionalSingleValue, help: ArgumentHelp("Set an environment variable for the job (repeatable).", valueName: "KEY=VALUE"))
     var env: [String] = []
-    @Option(help: ArgumentHelp("Stop the job after DUR (e.g. 90s, 10m, 1h30m).", valueName: "DUR"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop the job after DUR (e.g. 90s, 10m, 1h30m).", valueName: "DUR"))
     var timeout: String?
-    @Option(help: ArgumentHelp("Run again up to N times when it fails.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run again up to N times when it fails.", valueName: "N"))
     var retries: String?
-    @Option(help: ArgumentHelp("Run only after these jobs are done (repeatable).", valueName: "ID[,ID...]"))
+    @Option(parsing: .unconditionalSingleValue, help: ArgumentHelp("Run only after these jobs are done (repeatable).", valueName: "ID[,ID...]"))
     var after: [String] = []
-    @Option(help: ArgumentHelp("Do not start before DUR from now.", valueName: "DUR"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Do not start before DUR from now.", valueName: "DUR"))
     var delay: String?
-    @Option(help: ArgumentHelp("Do not start before TIME (HH:MM, YYYY-MM-DD HH:MM, @EPOCH).", valueName: "TIME"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Do not start before TIME (HH:MM, YYYY-MM-DD HH:MM, @EPOCH).", valueName: "TIME"))
     var at: String?
     @Flag(help: "Read one shell command per line from standard input.")
     var stdin = false

@@ -1,0 +1,57 @@
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A lock file that says "someone is alive": an open-file-description lock, which the kernel
+/// drops when the holder dies however it dies, so no PID check (and no PID reuse) is involved.
+/// The holder writes its PID into the file for messages and signals; the lock, not the PID,
+/// decides liveness.
+public final class LockFile {
+    public let path: String
+    public let fd: Int32
+    public private(set) var isLocked = false
+
+    /// Opens (creating, 0600) the lock file. Does not lock it.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw StoreError.cannotOpen(path: path, detail: systemError(errno)) }
+    }
+
+    /// Adopts a descriptor that already holds the lock (a worker inherits its slot's lock).
+    public init(adopting fd: Int32, path: String) {
+        self.path = path
+        self.fd = fd
+        isLocked = true
+        _ = jq_set_cloexec(fd)
+    }
+
+    deinit { close(fd) }
+
+    /// Takes the lock if nobody holds it. Returns whether it is now ours.
+    public func tryLock() -> Bool {
+        if isLocked { return true }
+        isLocked = jq_lock_exclusive(fd, 0) == 0
+        return isLocked
+    }
+
+    /// Whether another open file holds the lock (the holder is alive).
+    public var isHeldByOther: Bool { jq_lock_is_held(fd) == 1 }
+
+    /// Writes `pid` as the file's content (after taking the lock).
+    public func recordHolder(_ pid: pid_t) {
+        let text = Array("\(pid)\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The PID the holder wrote, if any.
+    public func holderPID() -> pid_t? {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").first ?? ""
+        return pid_t(text)
+    }
+}

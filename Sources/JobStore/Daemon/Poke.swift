@@ -1,0 +1,50 @@
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A wake-up channel on a FIFO in the home's run folder: anyone pokes it with one byte; its
+/// owner polls it and drains it. Poking when nobody listens is harmless (and cheap: ENXIO).
+public final class Poke {
+    public let path: String
+    public let fd: Int32
+
+    /// Creates the FIFO if needed and opens it for reading (O_RDWR, so it never reports EOF
+    /// when the last poker closes).
+    public init(listeningAt path: String) throws(StoreError) {
+        self.path = path
+        if mkfifo(path, 0o600) != 0 && errno != EEXIST {
+            throw StoreError.cannotOpen(path: path, detail: systemError(errno))
+        }
+        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.cannotOpen(path: path, detail: systemError(errno)) }
+    }
+
+    deinit { close(fd) }
+
+    /// Reads everything poked so far, returning the bytes.
+    @discardableResult
+    public func drain() -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                result += buffer[0..<n]
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            return result
+        }
+    }
+
+    /// Writes `byte` to the FIFO at `path` if someone listens; never blocks.
+    @discardableResult
+    public static func send(_ byte: UInt8 = UInt8(ascii: "!"), to path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var value = byte
+        return write(fd, &value, 1) == 1
+    }
+}

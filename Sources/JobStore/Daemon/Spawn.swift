@@ -1,0 +1,101 @@
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starting processes: a job (its own session, stdin /dev/null, stdout/stderr to its log files,
+/// default signal dispositions, its captured cwd and environment), or a worker.
+public enum Spawn {
+    /// What a spawn produced: the running child, or why it could not start.
+    public enum Result: Sendable {
+        case started(pid_t)
+        case failed(String)
+    }
+
+    /// Starts `argv` with `environment` in `cwd`, resolving argv[0] on the *job's* PATH (not
+    /// ours), with stdout/stderr on the given descriptors and `extraFDs` as 3, 4, ….
+    public static func start(
+        _ argv: [String], environment: [String], cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = []
+    ) -> Result {
+        guard let program = argv.first, !program.isEmpty else { return .failed("the command is empty") }
+        if let cwd {
+            var info = stat()
+            guard stat(cwd, &info) == 0 else {
+                return .failed("cannot use working directory \(cwd): \(systemError(errno))")
+            }
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                return .failed("cannot use working directory \(cwd): not a folder")
+            }
+        }
+        let path: String
+        switch resolve(program, environment: environment, cwd: cwd) {
+        case .success(let found): path = found
+        case .failure(let message): return .failed(message.text)
+        }
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = extraFDs.withUnsafeBufferPointer { extra in
+            jq_spawn(&pid, path, cArgv, cEnv, cwd, stdout, stderr, extra.baseAddress, Int32(extra.count))
+        }
+        guard rc == 0 else { return .failed("cannot run \(program): \(systemError(rc))") }
+        return .started(pid)
+    }
+
+    /// Why a process could not be started, as a sentence for `jobq errors`.
+    public struct Failure: Error, Sendable {
+        public let text: String
+    }
+
+    /// `program` as a path to execute: as given when it contains a slash, else the first
+    /// executable match on the job's PATH (relative entries against the job's cwd).
+    static func resolve(_ program: String, environment: [String], cwd: String?) -> Swift.Result<String, Failure> {
+        if program.contains("/") { return .success(program) }
+        let pathVariable = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in pathVariable.split(separator: ":", omittingEmptySubsequences: false) {
+            var base = directory.isEmpty ? "." : String(directory)
+            if !base.hasPrefix("/"), let cwd { base = cwd + "/" + base }
+            let candidate = base + "/" + program
+            var info = stat()
+            if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return .success(candidate)
+            }
+        }
+        return .failure(Failure(text: "command not found: \(program) (PATH=\(pathVariable))"))
+    }
+
+    /// Opens a log file for a job: created 0600, appended to.
+    public static func openLog(_ path: String) -> Swift.Result<Int32, Failure> {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return .failure(Failure(text: "cannot open log \(path): \(systemError(errno))")) }
+        return .success(fd)
+    }
+
+    /// The path of the running executable (for starting workers from the same binary).
+    public static func currentExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return CommandLine.arguments[0] }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}
+
+/// The argv that runs a job's payload. A script is run from `scriptPath`, where the caller
+/// wrote it: directly when it starts with `#!` (the kernel runs its interpreter), else with
+/// /bin/sh. The tutorial's message form prints its message, then sleeps.
+public func commandLine(for payload: Payload, scriptPath: String?) -> [String] {
+    switch payload {
+    case .command(let argv):
+        return argv
+    case .script(let text):
+        let path = scriptPath ?? "/dev/null"
+        return text.hasPrefix("#!") ? [path] : ["/bin/sh", path]
+    case .message(let text, let seconds):
+        return ["/bin/sh", "-c", "printf '%s\\n' \"$1\"; exec sleep \"$2\"", "jobq-message", text, formatSeconds(seconds)]
+    }
+}

@@ -1,0 +1,156 @@
+import Glibc
+import JobStore
+import Testing
+import TestSupport
+
+/// `jobq add` in its three forms, its options, and what it refuses.
+@Suite struct AddTests {
+    let folder = TemporaryDirectory("add")
+    var home: String { folder.file("home") }
+
+    func jobq(_ arguments: [String], stdin: String = "", cwd: String? = nil) -> ProcessResult {
+        JobQProcess.run(arguments, home: home, stdin: stdin, cwd: cwd)
+    }
+
+    func jobCount() -> Int {
+        jobq(["list", "--json"]).stdout.split(separator: "\n").filter { $0.hasPrefix("    \"id\":") }.count
+    }
+
+    @Test func optionsAreValidatedAndStored() throws {
+        let result = jobq([
+            "add", "--name", "sim", "--priority", "-3", "--cwd", "/var", "--env", "A=b c", "--timeout", "1h30m",
+            "--retries", "2", "--delay", "10m", "--json", "--", "./simulate", "input.dat",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "{\"ids\":[1]}\n")
+        let show = jobq(["show", "1", "--json"]).stdout
+        for expected in [
+            "\"name\": \"sim\"", "\"priority\": -3", "\"cwd\": \"/var\"", "\"A=b c\"", "\"timeout_ms\": 5400000",
+            "\"max_retries\": 2", "\"command\": [\n    \"./simulate\",\n    \"input.dat\"\n  ]",
+        ] {
+            #expect(show.contains(expected), "missing \(expected)")
+        }
+        #expect(!show.contains("\"run_after\": null"))
+    }
+
+    @Test(arguments: [
+        (["--priority", "high"], "--priority"),
+        (["--retries", "-1"], "--retries"),
+        (["--retries", "1000"], "--retries"),
+        (["--timeout", "0"], "--timeout"),
+        (["--timeout", "5 parsecs"], "duration"),
+        (["--delay", "400d"], "duration"),
+        (["--at", "25:00"], "--at"),
+        (["--delay", "1m", "--at", "12:00"], "--delay"),
+        (["--env", "NOEQUALS"], "--env"),
+        (["--after", "x"], "--after"),
+        (["--name", ""], "--name"),
+    ])
+    func badValuesAreUsageErrorsAndAddNothing(flags: [String], mention: String) throws {
+        let result = jobq(["add"] + flags + ["--", "true"])
+        #expect(result.status == 64, "\(flags): \(result.stderr)")
+        #expect(result.stderr.contains(mention), "\(flags): \(result.stderr)")
+        #expect(jobCount() == 0)
+    }
+
+    @Test func afterAnUnknownJobIsRefused() throws {
+        let result = jobq(["add", "--after", "77", "--", "true"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "jobq: there is no job 77; `jobq list` shows the jobs there are\n")
+        #expect(jobCount() == 0)
+    }
+
+    @Test func taskFilesAreAddedNamedAfterTheFile() throws {
+        folder.write("1.task", "I am the first task;7\n")
+        folder.write("b.task", "#!/bin/sh\n#JOBQ --priority 4 --retries 1\necho hi\n")
+        let result = jobq(["add", "1.task", "b.task"], cwd: folder.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutLines == ["1", "2"])
+        let first = jobq(["show", "1", "--json"]).stdout
+        #expect(first.contains("\"name\": \"1.task\""))
+        #expect(first.contains("\"kind\": \"message\""))
+        #expect(first.contains("\"message\": \"I am the first task\""))
+        #expect(first.contains("\"seconds\": 7"))
+        #expect(first.contains("\"source\": \"\(folder.file("1.task"))\""))
+        let second = jobq(["show", "2", "--json"]).stdout
+        #expect(second.contains("\"kind\": \"script\""))
+        #expect(second.contains("\"priority\": 4"))
+        #expect(second.contains("\"max_retries\": 1"))
+    }
+
+    @Test func commandLineOptionsOverrideTheFile() throws {
+        folder.write("p.task", "#JOBQ --priority 4 --name from-file\necho hi\n")
+        _ = jobq(["add", "--priority", "9", folder.file("p.task")])
+        let show = jobq(["show", "1", "--json"]).stdout
+        #expect(show.contains("\"priority\": 9"))
+        #expect(show.contains("\"name\": \"from-file\""))
+    }
+
+    /// One bad file: nothing is added, and the message names the file, the line and the problem.
+    @Test func aTaskFileThatDoesNotParseAddsNothing() throws {
+        folder.write("good.task", "echo fine\n")
+        folder.write("bad.task", "#!/bin/sh\n#JOBQ --retries lots\necho hi\n")
+        let result = jobq(["add", folder.file("good.task"), folder.file("bad.task")])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("jobq: \(folder.file("bad.task")): line 2: "))
+        #expect(result.stderr.contains("--retries"))
+        #expect(jobCount() == 0)
+    }
+
+    @Test func unreadableTaskFilesAreRefused() throws {
+        mkdir(folder.file("dir.task"), 0o755)
+        mkfifo(folder.file("fifo.task"), 0o644)
+        folder.write("empty.task", "")
+        for (file, problem) in [
+            ("dir.task", "is a folder"), ("fifo.task", "is a FIFO"), ("missing.task", "cannot be read"),
+            ("empty.task", "empty"),
+        ] {
+            let result = jobq(["add", folder.file(file)])
+            #expect(result.status == 1, "\(file)")
+            #expect(result.stderr.contains(problem), "\(file): \(result.stderr)")
+        }
+        #expect(jobCount() == 0)
+    }
+
+    @Test func stdinAddsOneShellCommandPerLineInOneGo() throws {
+        let result = jobq(["add", "--stdin", "--priority", "2"], stdin: "echo one\n\n# a comment\necho 'two'\n  echo three\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutLines == ["1", "2", "3"])
+        let show = jobq(["show", "2", "--json"]).stdout
+        #expect(show.contains("\"command\": [\n    \"/bin/sh\",\n    \"-c\",\n    \"echo 'two'\"\n  ]"))
+        #expect(show.contains("\"priority\": 2"))
+        let empty = jobq(["add", "--stdin"], stdin: "\n# nothing\n")
+        #expect(empty.status == 1)
+        #expect(jobCount() == 3)
+    }
+
+    /// 8 processes each running 250 `jobq add` at once: all 2,000 rows, no "database is locked".
+    @Test func concurrentAddsAllLand() throws {
+        let script = """
+            i=0
+            while [ $i -lt 250 ]; do
+                "$JOBQ" --home "$HOME_DIR" add -- true >/dev/null || echo "add failed" >&2
+                i=$((i + 1))
+            done
+            """
+        var children: [pid_t] = []
+        for index in 0..<8 {
+            let child = JobQProcess.spawn(
+                "/bin/sh", ["-c", script], environment: ["JOBQ": JobQProcess.binary, "HOME_DIR": home],
+                captureOutput: false, logPath: folder.file("loop\(index).log"))
+            children.append(child.pid)
+        }
+        for pid in children {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            #expect(status == 0)
+        }
+        for index in 0..<8 {
+            let log = readFile(folder.file("loop\(index).log")) ?? ""
+            #expect(log.isEmpty, "loop \(index): \(log)")
+            #expect(!log.contains("locked"))
+        }
+        let status = jobq(["status", "--json"]).stdout
+        #expect(status.contains("\"queued\": 2000"), "\(status)")
+    }
+}

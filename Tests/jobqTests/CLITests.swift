@@ -1,0 +1,185 @@
+import Glibc
+import JobStore
+import Testing
+import TestSupport
+
+/// The built `jobq` binary, run as a user would: output, `--json` shape, exit codes.
+@Suite struct CLITests {
+    let folder = TemporaryDirectory("cli")
+    var home: String { folder.file("home") }
+
+    func jobq(_ arguments: String..., stdin: String = "", cwd: String? = nil) -> ProcessResult {
+        JobQProcess.run(arguments, home: home, stdin: stdin, cwd: cwd)
+    }
+
+    @Test func addPrintsTheNewIdAndListShowsIt() throws {
+        let added = jobq("add", "--", "echo", "hello world")
+        #expect(added.status == 0)
+        #expect(added.stdout == "1\n")
+        #expect(added.stderr.isEmpty)
+        let listed = jobq("list")
+        #expect(listed.status == 0)
+        let lines = listed.stdoutLines
+        #expect(lines.count == 2)
+        #expect(lines[0].hasPrefix("ID"))
+        #expect(lines[1].hasPrefix("1 "))
+        #expect(lines[1].contains("queued"))
+        #expect(lines[1].contains("echo 'hello world'"))
+    }
+
+    @Test func addCapturesCwdAndEnvironment() throws {
+        let result = JobQProcess.run(
+            ["add", "--env", "EXTRA=1", "--", "pwd"], home: home, environment: ["CAPTURED": "yes"], cwd: folder.path)
+        #expect(result.status == 0)
+        let show = jobq("show", "1", "--json")
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("\"cwd\": \"\(folder.path)\""))
+        #expect(show.stdout.contains("\"CAPTURED=yes\""))
+        #expect(show.stdout.contains("\"EXTRA=1\""))
+    }
+
+    @Test func listJSONHasAStableShape() throws {
+        _ = jobq("add", "--name", "build", "--priority", "3", "--", "make", "-j4")
+        let result = jobq("list", "--json")
+        #expect(result.status == 0)
+        for key in [
+            "\"id\": 1", "\"name\": \"build\"", "\"state\": \"queued\"", "\"reason\": null", "\"priority\": 3",
+            "\"kind\": \"command\"", "\"command\": [", "\"attempt\": 0", "\"enqueued_at\": \"", "\"exit_code\": null",
+            "\"signal\": null", "\"stdout_path\": null",
+        ] {
+            #expect(result.stdout.contains(key), "missing \(key) in \(result.stdout)")
+        }
+        #expect(result.stdout.hasPrefix("["))
+    }
+
+    @Test func listFiltersAndLimits() throws {
+        for index in 1...5 { _ = jobq("add", "--", "echo", String(index)) }
+        let limited = jobq("list", "--limit", "2")
+        #expect(limited.stdoutLines.count == 3)
+        #expect(limited.stdoutLines[1].hasPrefix("5 "))
+        #expect(jobq("list", "--state", "failed").stdoutLines.count == 1)
+        #expect(jobq("list", "--state", "queued").stdoutLines.count == 6)
+        let bad = jobq("list", "--state", "paused")
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("paused"))
+        #expect(jobq("list", "--limit", "0").status == 64)
+    }
+
+    @Test func statusCountsPerState() throws {
+        _ = jobq("add", "--", "true")
+        _ = jobq("add", "--", "true")
+        let status = jobq("status", "--json")
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("\"queued\": 2"))
+        #expect(status.stdout.contains("\"failed\": 0"))
+        let text = jobq("status")
+        #expect(text.stdout.contains("queued"))
+    }
+
+    @Test func showDescribesOneJob() throws {
+        _ = jobq("add", "--name", "nightly", "--", "backup.sh", "--full")
+        let show = jobq("show", "1")
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("job 1 nightly"))
+        #expect(show.stdout.contains("backup.sh --full"))
+        #expect(jobq("show", "#1").status == 0)
+    }
+
+    @Test func errorsListsFailedJobsOnly() throws {
+        _ = jobq("add", "--", "true")
+        let errors = jobq("errors", "--json")
+        #expect(errors.status == 0)
+        #expect(errors.stdout == "[]\n")
+    }
+
+    // MARK: Bad input: a clear one-line error, the right exit code, nothing changed.
+
+    @Test func unknownIdIsAnError() throws {
+        _ = jobq("add", "--", "true")
+        let result = jobq("show", "42")
+        #expect(result.status == 1)
+        #expect(result.stderr == "jobq: there is no job 42; `jobq list` shows the jobs there are\n")
+        #expect(jobq("show", "abc").status == 64)
+    }
+
+    @Test func unknownFlagIsUsageError() throws {
+        let result = jobq("add", "--frobnicate", "--", "true")
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--frobnicate"))
+        #expect(jobq("list", "--json").stdout == "[]\n")
+    }
+
+    @Test func missingCommandIsUsageError() throws {
+        let result = jobq("add")
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("nothing to add"))
+        let dashOnly = jobq("add", "--")
+        #expect(dashOnly.status == 64)
+        let words = jobq("add", "echo", "hi")
+        #expect(words.status == 64)
+        #expect(words.stderr.contains("jobq add -- echo hi"))
+    }
+
+    @Test func databaseThatIsNotSQLiteIsRefusedAndKept() throws {
+        mkdir(home, 0o700)
+        let garbage = String(repeating: "not a database at all\n", count: 300)
+        folder.write("home/jobq.db", garbage)
+        let result = jobq("add", "--", "true")
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("jobq: "))
+        #expect(result.stderr.contains("is not a jobq database"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(readFile(folder.file("home/jobq.db")) == garbage)
+        #expect(jobq("list").status == 1)
+    }
+
+    @Test func homeThatCannotBeCreatedIsAnError() throws {
+        let result = JobQProcess.run(["add", "--", "true"], home: "/proc/jobq-cannot-be-here")
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("jobq: cannot open /proc/jobq-cannot-be-here"))
+    }
+
+    // MARK: Home rules
+
+    @Test func homeIsCreatedPrivate() throws {
+        _ = jobq("add", "--", "true")
+        var info = stat()
+        #expect(stat(home, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o700)
+        #expect(stat(home + "/jobq.db", &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+        for file in ["jobq.db-wal", "jobq.db-shm"] where stat(home + "/" + file, &info) == 0 {
+            #expect(info.st_mode & 0o777 == 0o600, "\(file) is \(String(info.st_mode & 0o777, radix: 8))")
+        }
+    }
+
+    @Test func homeComesFromJOBQ_HOMEThenXDGStateHome() throws {
+        let viaEnv = JobQProcess.run(["add", "--", "true"], home: nil, environment: ["JOBQ_HOME": folder.file("env")])
+        #expect(viaEnv.status == 0)
+        #expect(access(folder.file("env/jobq.db"), F_OK) == 0)
+        let viaXDG = JobQProcess.run(
+            ["add", "--", "true"], home: nil, environment: ["JOBQ_HOME": "", "XDG_STATE_HOME": folder.file("xdg")])
+        #expect(viaXDG.status == 0)
+        #expect(access(folder.file("xdg/jobq/jobq.db"), F_OK) == 0)
+        let viaHome = JobQProcess.run(
+            ["status", "--json"], home: nil,
+            environment: ["JOBQ_HOME": "", "XDG_STATE_HOME": "", "HOME": folder.file("user")])
+        #expect(viaHome.status == 0)
+        #expect(viaHome.stdout.contains(folder.file("user/.local/state/jobq")))
+        // --home wins over the environment, before or after the subcommand.
+        let explicit = JobQProcess.run(
+            ["--home", folder.file("explicit"), "add", "--", "true"], home: nil,
+            environment: ["JOBQ_HOME": folder.file("env")])
+        #expect(explicit.status == 0)
+        #expect(access(folder.file("explicit/jobq.db"), F_OK) == 0)
+    }
+
+    @Test func everyCommandHasHelpWithAnExample() throws {
+        for command in ["add", "list", "errors", "show", "status"] {
+            let help = JobQProcess.run([command, "--help"], home: nil)
+            #expect(help.status == 0, "\(command) --help")
+            #expect(help.stdout.contains("Example"), "\(command) --help has no example")
+            #expect(help.stdout.contains("jobq \(command)"), "\(command) --help")
+        }
+    }
+}
