@@ -88,7 +88,7 @@ import TestSupport
 
     @Test func claimOrderFunctionMatchesTheDatabase() throws {
         let store = try makeStore()
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let names: [String?] = [nil, "1.task", "10.task", "2.task", "a.task", "A.task", "é.task", "z", "", " "]
         _ = try store.insert((0..<200).map { _ in
             TestJobs.command(["true"], name: names[Int(rng.next() % UInt64(names.count))],
@@ -98,18 +98,5 @@ import TestSupport
         var fromDatabase: [JobID] = []
         while let job = try store.claim(TestJobs.claimRequest(limit: 1), now: 2).first { fromDatabase.append(job.id) }
         #expect(all.sorted(by: claimOrder).map(\.id) == fromDatabase)
-    }
-}
-
-/// A small deterministic random number generator for property-style tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
