@@ -48,7 +48,7 @@ let package = Package(
         ),
         // Helpers the test targets share: temporary folders, waiting on a condition, running
         // the built binary.
-        .target(name: "TestSupport", dependencies: ["CPosix"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CPosix", "JobStore"], path: "Tests/TestSupport"),
         .testTarget(
             name: "JobStoreTests",
             dependencies: ["JobStore", "CSQLite", "CPosix", "TestSupport"]

@@ -20,7 +20,10 @@ struct JobQ: ParsableCommand {
             Exit codes: 0 success, 1 runtime error, 64 bad usage.
             """,
         version: "0.1.0",
-        subcommands: [Add.self, List.self, Errors.self, Show.self, Status.self]
+        subcommands: [
+            Add.self, DaemonCommand.self, List.self, Errors.self, Show.self, Log.self, Cancel.self, Retry.self,
+            Wait.self, Status.self, Stop.self, WorkerCommand.self,
+        ]
     )
 
     /// Runs the command, and is the one place that decides how an error is shown: one line on

@@ -30,8 +30,7 @@ public struct EventLogHandler: LogHandler {
             line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         line += "\n"
-        let bytes = Array(line.utf8)
         // One write per line, so lines from the daemon and its workers never interleave.
-        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        writeAll(line, to: STDERR_FILENO)
     }
 }

@@ -66,7 +66,7 @@ public enum Spawn {
                 return .success(candidate)
             }
         }
-        return .failure(Failure(text: "command not found: \(program) (PATH=\(pathVariable))"))
+        return .failure(Failure(text: "command not found: \(program) (not in the job's PATH)"))
     }
 
     /// Opens a log file for a job: created 0600, appended to.

@@ -84,3 +84,83 @@ public func claimOrder(_ a: Job, _ b: Job) -> Bool {
     default: return a.id < b.id
     }
 }
+
+/// What the daemon, its workers and `jobq cancel` need beyond the basic transitions.
+extension SQLiteStore {
+    /// A worker's step between two jobs, in one transaction (one fsync): record how the last
+    /// attempt ended, then claim the next jobs.
+    public func finishAndClaim(
+        finishing: (id: JobID, attempt: Int, end: JobEnd)?, claiming request: ClaimRequest?, now: Int64
+    ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
+        let cap = Int64(request?.maxRunning ?? Int(Int32.max))
+        let (result, unblocks, claimed) = try write { () throws -> (FinishResult?, Bool, [Job]) in
+            var result: FinishResult?
+            var unblocks = false
+            if let finishing {
+                result = try finishInTransaction(finishing.id, attempt: finishing.attempt, end: finishing.end, now: now)
+                if result == .done {
+                    unblocks = try database.statement(SQL.hasDependents).firstRow([.integer(finishing.id.rawValue)]) {
+                        $0.int(0) == 1
+                    } ?? false
+                }
+            }
+            var claimed: [Job] = []
+            if let request, request.limit > 0 {
+                claimed = try database.statement(SQL.claim).rows(
+                    [.integer(Int64(request.limit)), .integer(now), .integer(cap), .integer(Int64(request.worker)),
+                     .text(request.logDirectory)],
+                    decodeJobWithEnvironment)
+            }
+            return (result, unblocks, claimed)
+        }
+        return (result, unblocks, claimed.sorted(by: claimOrder))
+    }
+
+    /// Every running job, oldest first (the reconciler settles the ones whose owner is gone).
+    public func runningJobs() throws -> [Job] {
+        try database.statement(SQL.runningJobs).rows([], decodeJob)
+    }
+
+    /// Whether `jobq cancel` asked for this running attempt to stop.
+    public func isCancelRequested(_ id: JobID, attempt: Int) throws -> Bool {
+        try database.statement(SQL.cancelRequested).firstRow([.integer(id.rawValue), .integer(Int64(attempt))]) {
+            $0.int(0) == 1
+        } ?? false
+    }
+
+    /// What `cancel` did to one job.
+    public enum CancelResult: Sendable, Equatable {
+        /// It was queued; it is now failed (cancelled) and will never run.
+        case cancelledQueued
+        /// It is running; its worker was asked to stop it.
+        case stopRequested(worker: Int?)
+    }
+
+    /// Cancels jobs, all or none: a job that is done or failed already is an error.
+    public func cancel(_ ids: [JobID], now: Int64) throws -> [CancelResult] {
+        try write {
+            try ids.map { id in
+                guard let state = try database.statement(SQL.jobState).firstRow([.integer(id.rawValue)], { $0.text(0) })
+                    .flatMap(JobState.init(rawValue:))
+                else { throw StoreError.unknownJob(id) }
+                switch state {
+                case .queued:
+                    try database.statement(SQL.cancelQueued).execute([.integer(id.rawValue), .integer(now)])
+                    try database.statement(SQL.failDependents).execute([.integer(id.rawValue), .integer(now)])
+                    return .cancelledQueued
+                case .running:
+                    try database.statement(SQL.requestCancel).execute([.integer(id.rawValue), .integer(now)])
+                    let worker = try database.statement(SQL.job).firstRow([.integer(id.rawValue)], decodeJob)?.worker
+                    return .stopRequested(worker: worker)
+                case .done, .failed:
+                    throw StoreError.wrongState(id, state, "only queued or running jobs can be cancelled")
+                }
+            }
+        }
+    }
+
+    /// The time the next delayed job comes due after `now`, if any.
+    public func nextDueTime(after now: Int64) throws -> Int64? {
+        try database.statement(SQL.nextDue).firstRow([.integer(now)]) { $0.optionalInt64(0) } ?? nil
+    }
+}

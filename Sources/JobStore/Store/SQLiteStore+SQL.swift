@@ -19,7 +19,7 @@ enum SQL {
         """
     static let insertDependency = "INSERT INTO job_deps (job_id, after_id) VALUES (?1, ?2)"
     static let jobState = "SELECT state FROM jobs WHERE id = ?1"
-    static let jobIDBySourceKey = "SELECT id FROM jobs WHERE source_key = ?1"
+    static let jobBySourceKey = "SELECT \(jobColumns) FROM jobs WHERE source_key = ?1"
 
     static let job = "SELECT \(jobColumns) FROM jobs WHERE id = ?1"
     static let jobsNewestFirst = "SELECT \(jobColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
@@ -90,5 +90,29 @@ enum SQL {
         UPDATE jobs SET state = 'failed', reason = 'dependency', finished_at = ?2,
                         error = 'job ' || ?1 || ', which it runs after, failed'
         WHERE id IN (SELECT id FROM dependents) AND state = 'queued'
+        """
+
+    static let hasDependents = "SELECT EXISTS (SELECT 1 FROM job_deps WHERE after_id = ?1)"
+
+    static let runningJobs = "SELECT \(jobColumns) FROM jobs WHERE state = 'running' ORDER BY id"
+
+    static let cancelRequested = """
+        SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = ?1 AND attempt = ?2 AND state = 'running'
+        """
+
+    /// A queued job is cancelled outright: it never runs.
+    static let cancelQueued = """
+        UPDATE jobs SET state = 'failed', reason = 'cancelled', finished_at = ?2, error = 'cancelled before it started'
+        WHERE id = ?1 AND state = 'queued'
+        """
+
+    /// A running job is marked; its worker stops it and records the outcome.
+    static let requestCancel = """
+        UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2) WHERE id = ?1 AND state = 'running'
+        """
+
+    /// When the next delayed job comes due.
+    static let nextDue = """
+        SELECT min(run_after) FROM jobs INDEXED BY jobs_due WHERE state = 'queued' AND run_after > 0 AND run_after > ?1
         """
 }

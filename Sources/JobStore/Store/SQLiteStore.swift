@@ -64,7 +64,7 @@ public final class SQLiteStore: Store {
 
     public func insertInvalid(_ invalid: InvalidTaskFile, now: Int64) throws -> JobID {
         try write {
-            if let key = invalid.sourceKey, let existing = try jobID(sourceKey: key) { return existing }
+            if let key = invalid.sourceKey, let existing = try job(forSourceKey: key) { return existing.id }
             let environmentID = try environmentRow(for: [])
             try database.statement(SQL.insertJob).execute([
                 .text(invalid.name), .integer(0), .text(JobState.failed.rawValue),
@@ -78,8 +78,8 @@ public final class SQLiteStore: Store {
     }
 
     /// The job a spool file with this identity became, if it was ingested already.
-    public func jobID(sourceKey: String) throws -> JobID? {
-        try database.statement(SQL.jobIDBySourceKey).firstRow([.text(sourceKey)]) { JobID($0.int64(0)) }
+    public func job(forSourceKey key: String) throws -> Job? {
+        try database.statement(SQL.jobBySourceKey).firstRow([.text(key)], decodeJob)
     }
 
     private func insertJob(_ spec: JobSpec, environmentID: Int64, now: Int64) throws -> JobID {

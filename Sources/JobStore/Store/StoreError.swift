@@ -11,6 +11,10 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, detail: String)
     /// The disk (or the filesystem holding the home) is full.
     case diskFull(path: String)
+    /// A spool folder that other users could use to make the daemon run their code.
+    case unsafeSpool(path: String, problem: String)
+    /// Another daemon holds the home's lock.
+    case daemonRunning(home: String, pid: Int32?)
     case unknownJob(JobID)
     /// The job is not in a state the operation accepts.
     case wrongState(JobID, JobState, String)
@@ -33,6 +37,11 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
                 + "another home (--home DIR or JOBQ_HOME)"
         case .diskFull(let path):
             return "the disk holding \(path) is full; nothing was changed. Free some space and try again"
+        case .unsafeSpool(let path, let problem):
+            return "refusing the spool folder \(path): \(problem)"
+        case .daemonRunning(let home, let pid):
+            return "a daemon is already running for \(home)" + (pid.map { " (pid \($0))" } ?? "")
+                + "; stop it with `jobq stop` or use another home"
         case .unknownJob(let id):
             return "there is no job \(id); `jobq list` shows the jobs there are"
         case .wrongState(let id, let state, let wanted):

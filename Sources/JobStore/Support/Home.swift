@@ -26,6 +26,17 @@ public struct Home: Sendable, Equatable {
     /// processes run.
     public var runDirectory: String { path + "/run" }
 
+    /// Held by the running daemon; holds its PID.
+    public var daemonLockPath: String { runDirectory + "/daemon.lock" }
+    /// The daemon's wake-up FIFO: `jobq add` pokes it after its commit.
+    public var wakePath: String { runDirectory + "/wake" }
+    /// Held by the worker of slot N for as long as it lives.
+    public func slotLockPath(_ slot: Int) -> String { runDirectory + "/slot-\(slot).lock" }
+    /// Poked by `jobq cancel` to make slot N's worker check its job.
+    public func slotPokePath(_ slot: Int) -> String { runDirectory + "/slot-\(slot).poke" }
+    /// Where a script job's text is written for the attempt that runs it.
+    public func scriptPath(_ id: JobID, attempt: Int) -> String { runDirectory + "/job-\(id).\(attempt).script" }
+
     /// Creates the home and its folders (0700) where missing. Existing folders keep their mode.
     public func prepare() throws(StoreError) {
         try makeDirectory(path, parents: true)

@@ -110,6 +110,7 @@ struct Add: ParsableCommand {
             specs = try files.map { try taskFileSpec($0, options: options, cwd: cwd, environment: environment, now: now) }
         }
         let ids = try global.openStore().insert(specs, now: now)
+        DaemonControl.poke(global.resolvedHome)
         var terminal = Terminal()
         if json {
             terminal.print(JSON.object([("ids", .array(ids.map { .int($0.rawValue) }))]).serialized(pretty: false))

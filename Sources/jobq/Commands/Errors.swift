@@ -49,8 +49,10 @@ struct Errors: ParsableCommand {
             terminal.print(rendered[0])
             for (index, line) in rendered.dropFirst().enumerated() {
                 terminal.print(line)
-                if let error = jobs[index].error { terminal.print("    ! \(error)") }
-                for tail in tails[index] { terminal.print("    | \(tail)") }
+                let error = jobs[index].error
+                if let error { terminal.print("    ! \(error)") }
+                // A spawn failure is also the job's stderr; do not show it twice.
+                for tail in tails[index] where tail != "jobq: \(error ?? "")" { terminal.print("    | \(tail)") }
             }
         }
         terminal.flush()

@@ -1,10 +1,10 @@
 import ArgumentParser
 import JobStore
 
-/// `jobq status`: counts per state (and, once a daemon runs, whether it is up).
+/// `jobq status`: whether the daemon is up, and counts per state.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show how many jobs are in each state.",
+        abstract: "Show whether the daemon runs and how many jobs are in each state.",
         discussion: """
             Examples:
               jobq status
@@ -20,14 +20,17 @@ struct Status: ParsableCommand {
     func run() throws {
         let home = global.resolvedHome
         let counts = try SQLiteStore(home: home).counts()
+        let daemon = DaemonControl.runningDaemon(of: home)
         var terminal = Terminal()
         if output.json {
             terminal.print(JSON.object([
                 ("home", .string(home.path)),
+                ("daemon", .object([("running", .bool(daemon != nil)), ("pid", .int(daemon))])),
                 ("counts", .object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })),
             ]).serialized())
         } else {
             terminal.print("home     \(home.path)")
+            terminal.print("daemon   " + (daemon.map { "running (pid \($0))" } ?? "not running (start it with `jobq daemon`)"))
             for state in JobState.allCases {
                 terminal.print(state.rawValue + String(repeating: " ", count: 9 - state.rawValue.count) + String(counts[state] ?? 0))
             }

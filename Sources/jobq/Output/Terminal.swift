@@ -1,5 +1,6 @@
 import CPosix
 import Glibc
+import JobStore
 
 /// Writes to stdout and stderr through one buffer each, with a single `write` at the end, so
 /// that listing 10,000 jobs costs one system call, not 10,000.
@@ -13,29 +14,13 @@ struct Terminal {
     }
 
     mutating func flush() {
-        Terminal.writeAll(buffer, to: STDOUT_FILENO)
+        writeAll(buffer, to: STDOUT_FILENO)
         buffer.removeAll(keepingCapacity: true)
     }
 
     /// One line on stderr, unbuffered.
     static func printError(_ text: String) {
-        writeAll(Array((text + "\n").utf8), to: STDERR_FILENO)
-    }
-
-    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 {
-                    offset += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
+        writeAll(text + "\n", to: STDERR_FILENO)
     }
 
     /// Columns of the terminal on stdout, or nil when stdout is not a terminal (then nothing

@@ -1,0 +1,286 @@
+import CPosix
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `jobq daemon`: one per home. It keeps N workers (Supervisor processes, one per slot) alive,
+/// turns spool files into jobs, and wakes the workers when there may be work: a `jobq add`
+/// poked it, a spool file arrived, a delayed job came due, a finished job unblocked others.
+/// It never sleeps in a loop: it waits in `poll` for whichever comes first — a signal (a
+/// worker exited, SIGTERM), a poke, a spool event, an old worker's exit, or the next timer.
+///
+/// The workers, not the daemon, own running jobs: the daemon may be restarted or killed while
+/// jobs run. At start it settles what a crash left behind (Reconciler) and takes over each
+/// slot whose lock is free; a slot still held by a worker of an earlier daemon is taken over
+/// when that worker exits.
+public final class Daemon {
+    public struct Configuration: Sendable {
+        public var home: Home
+        public var workers: Int
+        public var spool: String
+        public var killGraceMilliseconds: Int64
+        /// The jobq binary, started as `jobq worker` for each slot.
+        public var executable: String
+
+        public init(home: Home, workers: Int, spool: String, killGraceMilliseconds: Int64, executable: String) {
+            self.home = home
+            self.workers = workers
+            self.spool = spool
+            self.killGraceMilliseconds = killGraceMilliseconds
+            self.executable = executable
+        }
+    }
+
+    struct Worker {
+        let pid: pid_t
+        /// Our end of the pipe to the worker: 'w' wakes it, 'd' drains it, closing it tells the
+        /// worker we are gone.
+        let pipe: Int32
+        let started: Int64
+    }
+
+    let configuration: Configuration
+    let store: SQLiteStore
+    let lock: LockFile
+    let signals: SignalChannel
+    let wake: Poke
+    let spool: SpoolIngestor
+    let watcher: DirectoryWatcher
+    let reconciler: Reconciler
+    let logger = Logger(label: "jobq-daemon")
+
+    var workers: [Int: Worker] = [:]
+    /// Slots held by a worker of an earlier daemon: a pidfd that becomes readable when it exits.
+    var heldSlots: [Int: Int32] = [:]
+    /// Slots whose worker died young: when to start it again, and the pause after that.
+    var restartAt: [Int: Int64] = [:]
+    var restartPause: [Int: Int64] = [:]
+    var nextDue: Int64?
+    var draining = false
+
+    /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the
+    /// signals, the wake-up FIFO and the spool. Nothing runs until `run`.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        // Signals first, before anything can start a thread.
+        signals = try SignalChannel([SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1])
+        let home = configuration.home
+        try home.prepare()
+        lock = try LockFile(path: home.daemonLockPath)
+        guard lock.tryLock() else {
+            throw StoreError.daemonRunning(home: home.path, pid: lock.holderPID())
+        }
+        lock.recordHolder(getpid())
+        store = try SQLiteStore(path: home.databasePath)
+        wake = try Poke(listeningAt: home.wakePath)
+        spool = try SpoolIngestor(directory: configuration.spool, store: store, environment: ProcessEnvironment.entries())
+        watcher = try DirectoryWatcher(directory: configuration.spool, events: DirectoryWatcher.newFiles)
+        reconciler = Reconciler(store: store, home: home)
+    }
+
+    /// Runs until SIGTERM/SIGINT (exit at once; running jobs stay with their workers) or, after
+    /// SIGUSR1, until the running jobs are done (drain).
+    public func run() throws -> Int32 {
+        _ = jq_set_child_subreaper()
+        logger.info(
+            "daemon started: home \(configuration.home.path), \(configuration.workers) workers, spool \(configuration.spool)")
+        try takeOverSlots()
+        ingest(spool.scan())
+        refreshTimers()
+        wakeWorkers()
+        while true {
+            if draining && workers.isEmpty && heldSlots.isEmpty {
+                logger.info("drained: no job is running; daemon exits")
+                return 0
+            }
+            let slots = Array(heldSlots.keys)
+            let fds = [signals.fd, wake.fd, watcher.fd] + slots.map { heldSlots[$0]! }
+            let ready = EventWait.wait(for: fds, timeout: nextTimer())
+            if ready.contains(0) {
+                for signal in signals.drain() {
+                    switch signal {
+                    case SIGCHLD: reapChildren()
+                    case SIGUSR1: beginDrain()
+                    default:
+                        stop(signal)
+                        return 0
+                    }
+                }
+            }
+            if ready.contains(1) {
+                wake.drain()
+                refreshTimers()
+                wakeWorkers()
+            }
+            if ready.contains(2) {
+                let (names, overflowed) = watcher.drain()
+                if !draining { ingest(overflowed ? spool.scan() : names.filter { spool.ingest($0) == .busy }) }
+            }
+            for (index, slot) in slots.enumerated() where ready.contains(3 + index) {
+                if let pidfd = heldSlots.removeValue(forKey: slot) { close(pidfd) }
+                try takeOver(slot)
+            }
+            try runDueTimers()
+        }
+    }
+
+    // MARK: Slots and workers
+
+    /// At start: every slot we will use, and every slot a running job names, is either free —
+    /// then whatever its last worker left running is settled and a worker starts — or held by
+    /// a worker of an earlier daemon, which we wait for.
+    private func takeOverSlots() throws {
+        var slots = Set(0..<configuration.workers)
+        for job in try store.runningJobs() {
+            if let slot = job.worker {
+                slots.insert(slot)
+            } else {
+                try reconciler.settle(job, why: "it names no worker", now: WallClock.now())
+            }
+        }
+        for slot in slots.sorted() { try takeOver(slot) }
+    }
+
+    private func takeOver(_ slot: Int) throws {
+        let slotLock = try LockFile(path: configuration.home.slotLockPath(slot))
+        guard slotLock.tryLock() else { return watchHolder(of: slot, lock: slotLock) }
+        let settled = try reconciler.settleJobs(ofDeadSlot: slot, now: WallClock.now())
+        if settled > 0 { wakeWorkers() }
+        if slot < configuration.workers && !draining { startWorker(slot, lock: slotLock) }
+    }
+
+    /// Waits for the earlier daemon's worker that holds `slot` to exit (its pidfd becomes readable).
+    private func watchHolder(of slot: Int, lock slotLock: LockFile) {
+        guard let pid = slotLock.holderPID() else { return }
+        let pidfd = jq_pidfd_open(pid)
+        guard pidfd >= 0 else {
+            // It exited just now: take the slot over on the next turn.
+            restartAt[slot] = WallClock.monotonic()
+            return
+        }
+        logger.info("worker slot \(slot) is still held by pid \(pid) (an earlier daemon's worker); waiting for it")
+        heldSlots[slot] = pidfd
+    }
+
+    private func startWorker(_ slot: Int, lock slotLock: LockFile) {
+        var fds: [Int32] = [-1, -1]
+        guard jq_pipe_cloexec(&fds) == 0 else {
+            logger.error("cannot create a pipe for worker \(slot): \(systemError(errno))")
+            restartAt[slot] = WallClock.monotonic() + 1000
+            return
+        }
+        let arguments = [
+            configuration.executable, "worker", "--home", configuration.home.path, "--slot", String(slot),
+            "--workers", String(configuration.workers), "--kill-grace-ms", String(configuration.killGraceMilliseconds),
+        ]
+        // The worker gets the slot lock as fd 3 (so it holds the lock from its first instant)
+        // and the read end of the pipe as fd 4.
+        let result = Spawn.start(
+            arguments, environment: ProcessEnvironment.entries(), cwd: nil, stdout: STDOUT_FILENO,
+            stderr: STDERR_FILENO, extraFDs: [slotLock.fd, fds[0]])
+        close(fds[0])
+        switch result {
+        case .started(let pid):
+            _ = jq_set_nonblocking(fds[1])
+            workers[slot] = Worker(pid: pid, pipe: fds[1], started: WallClock.monotonic())
+        case .failed(let text):
+            close(fds[1])
+            logger.error("cannot start worker \(slot): \(text)")
+            scheduleRestart(slot)
+        }
+    }
+
+    private func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            // Other children are orphans re-parented to us (subreaper): reaping them is all.
+            guard let (slot, worker) = workers.first(where: { $0.value.pid == pid }) else { continue }
+            workers[slot] = nil
+            close(worker.pipe)
+            let how = jq_wifexited(status) != 0 ? "exit \(jq_wexitstatus(status))" : "signal \(jq_wtermsig(status))"
+            if draining {
+                logger.info("worker \(slot) finished (\(how))")
+                continue
+            }
+            logger.warning("worker \(slot) (pid \(pid)) ended unexpectedly (\(how)); settling its job and restarting it")
+            if WallClock.monotonic() - worker.started < 1000 {
+                scheduleRestart(slot)
+            } else {
+                restartPause[slot] = nil
+                restartAt[slot] = WallClock.monotonic()
+            }
+        }
+    }
+
+    /// A worker that dies young is restarted after a pause that doubles, up to 30 s.
+    private func scheduleRestart(_ slot: Int) {
+        let pause = restartPause[slot].map { min($0 * 2, 30_000) } ?? 100
+        restartPause[slot] = pause
+        restartAt[slot] = WallClock.monotonic() + pause
+    }
+
+    /// Tells every worker there may be work. A busy worker just notes it; the byte waits in
+    /// the pipe, so a worker that was about to sleep cannot miss it.
+    private func wakeWorkers() {
+        for worker in workers.values { send("w", to: worker) }
+    }
+
+    private func send(_ command: Character, to worker: Worker) {
+        var byte = command.asciiValue!
+        _ = write(worker.pipe, &byte, 1)
+    }
+
+    // MARK: Spool and timers
+
+    private func ingest(_ busy: [String]) {
+        // Busy files are retried when their writer closes them (IN_CLOSE_WRITE).
+        if !busy.isEmpty { logger.debug("spool: \(busy.joined(separator: ", ")) still being written; waiting") }
+        wakeWorkers()
+    }
+
+    private func refreshTimers() {
+        nextDue = (try? store.nextDueTime(after: WallClock.now())) ?? nil
+    }
+
+    /// Milliseconds until the next timer, or nil when there is none.
+    private func nextTimer() -> Int64? {
+        let due = nextDue.map { max(0, $0 - WallClock.now()) }
+        let restart = restartAt.values.min().map { max(0, $0 - WallClock.monotonic()) }
+        return [due, restart].compactMap { $0 }.min()
+    }
+
+    private func runDueTimers() throws {
+        if let due = nextDue, due <= WallClock.now() {
+            refreshTimers()
+            wakeWorkers()
+        }
+        let now = WallClock.monotonic()
+        for (slot, time) in restartAt where time <= now {
+            restartAt[slot] = nil
+            try takeOver(slot)
+        }
+    }
+
+    // MARK: Stopping
+
+    /// SIGTERM/SIGINT: stop dispatching and exit now. Closing the pipes tells each worker to
+    /// finish its job, record it, and exit; the jobs keep running meanwhile.
+    private func stop(_ signal: Int32) {
+        let busy = (try? store.counts())?[.running] ?? 0
+        logger.info("daemon stopping on signal \(signal); \(busy) running jobs are left to their workers")
+        for worker in workers.values { close(worker.pipe) }
+        workers.removeAll()
+    }
+
+    /// SIGUSR1 (`jobq stop --drain`): start nothing new, let running jobs finish, then exit.
+    private func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        logger.info("draining: no new jobs start; exiting when the running ones are done")
+        for worker in workers.values { send("d", to: worker) }
+        restartAt.removeAll()
+    }
+}

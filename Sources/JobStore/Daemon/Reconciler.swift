@@ -1,0 +1,46 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settles running jobs whose owner is gone: a worker killed with `kill -9`, an OOM kill, a
+/// power cut. The caller proves the owner is gone by holding the slot's lock (the kernel
+/// dropped it when the worker died). Such a job is `failed` with reason `lost`, or queued again
+/// when it has retries left — and whatever is left of its processes is killed first, so a
+/// retry never runs alongside an unsupervised first attempt.
+public struct Reconciler {
+    let store: SQLiteStore
+    let home: Home
+    let logger = Logger(label: "jobq-daemon")
+
+    public init(store: SQLiteStore, home: Home) {
+        self.store = store
+        self.home = home
+    }
+
+    /// Settles the running jobs owned by `slot`, whose lock the caller now holds.
+    @discardableResult
+    public func settleJobs(ofDeadSlot slot: Int, now: Int64) throws -> Int {
+        let orphans = try store.runningJobs().filter { $0.worker == slot }
+        for job in orphans { try settle(job, why: "its worker (slot \(slot)) vanished without recording how it ended", now: now) }
+        return orphans.count
+    }
+
+    /// Settles one running job whose owner is known to be gone: `lost`, unless the caller
+    /// says otherwise (a cancel of an unsupervised job).
+    public func settle(_ job: Job, why: String, now: Int64, end: JobEnd? = nil) throws {
+        if let pid = job.pid, let start = job.pidStart {
+            // Only the job's own processes: a PID reused since then has another start time.
+            if ProcessIdentity(pid: pid, startTime: start).signalGroup(SIGKILL) {
+                logger.warning("job \(job.id): killed its unsupervised processes (group \(pid))")
+            }
+        }
+        if job.attempt > 0 { unlink(home.scriptPath(job.id, attempt: job.attempt)) }
+        let result = try store.finish(job.id, attempt: job.attempt, end: end ?? .lost(why), now: now)
+        switch result {
+        case .requeued: logger.warning("job \(job.id) lost (\(why)); queued again for another attempt")
+        case .notRunning: break
+        default: logger.warning("job \(job.id) lost: \(why)")
+        }
+    }
+}

@@ -1,0 +1,310 @@
+import CPosix
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A worker: the long-lived supervisor of one worker slot. It claims a job, runs it in its own
+/// session, waits for it, records how it ended, and claims the next — the outcome and the next
+/// claim in one transaction. It holds its slot's lock for as long as it lives, so "the lock is
+/// held" means "this job's owner is alive", and it outlives the daemon: when the daemon goes
+/// away it finishes the job it has, records the outcome, and exits.
+///
+/// It is also a child subreaper: a job's orphaned descendants are re-parented to it, so it
+/// can stop them with the job and reap them (no zombies).
+public final class Supervisor {
+    public struct Configuration: Sendable {
+        public var home: Home
+        public var slot: Int
+        /// The daemon's --workers: never more jobs running than this, in all.
+        public var workers: Int
+        /// Between SIGTERM and SIGKILL when a job is cancelled or times out.
+        public var killGraceMilliseconds: Int64
+
+        public init(home: Home, slot: Int, workers: Int, killGraceMilliseconds: Int64) {
+            self.home = home
+            self.slot = slot
+            self.workers = workers
+            self.killGraceMilliseconds = killGraceMilliseconds
+        }
+    }
+
+    /// Why jobq is stopping a job.
+    enum StopCause { case cancel, timeout }
+
+    /// The job this worker runs now.
+    struct Running {
+        var job: Job
+        var pid: pid_t
+        var started: Int64
+        var deadline: Int64?
+        var stopping: StopCause?
+        var killAt: Int64?
+        var scriptPath: String?
+    }
+
+    let configuration: Configuration
+    let store: SQLiteStore
+    let slotLock: LockFile
+    let signals: SignalChannel
+    let cancelPoke: Poke
+    let logger = Logger(label: "jobq-worker")
+    /// Commands from the daemon ('w' work may be ready, 'd' drain); EOF when it is gone.
+    var daemonPipe: Int32
+    var running: Running?
+    var pendingEnd: (id: JobID, attempt: Int, end: JobEnd)?
+    var wakePending = true
+    var draining = false
+    /// After a failed write (disk full, …): when to try again, and the next pause.
+    var retryAt: Int64?
+    var retryPause: Int64 = 250
+
+    /// Takes over the slot lock (`lockFD`, inherited from the daemon) and the daemon's pipe.
+    public init(configuration: Configuration, lockFD: Int32, daemonPipe: Int32) throws {
+        self.configuration = configuration
+        signals = try SignalChannel([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+        slotLock = LockFile(adopting: lockFD, path: configuration.home.slotLockPath(configuration.slot))
+        slotLock.recordHolder(getpid())
+        self.daemonPipe = daemonPipe
+        _ = jq_set_cloexec(daemonPipe)
+        cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
+        store = try SQLiteStore(path: configuration.home.databasePath)
+    }
+
+    /// Runs jobs until told to stop (or the daemon goes away) and the current job is recorded.
+    public func run() -> Int32 {
+        _ = jq_set_child_subreaper()
+        while true {
+            if running == nil && retryAt == nil {
+                if pendingEnd != nil || (wakePending && !draining) {
+                    settleAndClaim()
+                    continue
+                }
+                if draining { return 0 }
+            }
+            waitForEvents()
+        }
+    }
+
+    // MARK: Claim, start, finish
+
+    private func settleAndClaim() {
+        let request = draining
+            ? nil
+            : ClaimRequest(limit: 1, worker: configuration.slot, maxRunning: configuration.workers,
+                           logDirectory: configuration.home.logsDirectory)
+        do {
+            let result = try store.finishAndClaim(finishing: pendingEnd, claiming: request, now: WallClock.now())
+            if let pendingEnd, let finished = result.finished { logSettled(pendingEnd.id, finished) }
+            pendingEnd = nil
+            wakePending = false
+            retryAt = nil
+            retryPause = 250
+            if result.unblocksOthers { Poke.send(to: configuration.home.wakePath) }
+            if let job = result.claimed.first { start(job) }
+        } catch {
+            // Keep the outcome and try again: a finished job's result is never dropped.
+            logger.error("cannot write to the database (will retry in \(retryPause) ms): \(error)")
+            retryAt = WallClock.monotonic() + retryPause
+            retryPause = min(retryPause * 2, 30_000)
+        }
+    }
+
+    private func start(_ job: Job) {
+        let attempt = job.attempt
+        func fail(_ text: String, stderr: Int32 = -1) {
+            if stderr >= 0 { writeAll("jobq: \(text)\n", to: stderr) }
+            logger.warning("job \(job.id) could not start: \(text)")
+            pendingEnd = (job.id, attempt, .spawnFailed(text))
+        }
+        guard let stdoutPath = job.stdoutPath, let stderrPath = job.stderrPath else {
+            return fail("no log paths were assigned")
+        }
+        let stdout: Int32
+        let stderr: Int32
+        switch (Spawn.openLog(stdoutPath), Spawn.openLog(stderrPath)) {
+        case (.success(let out), .success(let err)):
+            stdout = out
+            stderr = err
+        case (.failure(let failure), let other), (let other, .failure(let failure)):
+            if case .success(let fd) = other { close(fd) }
+            return fail(failure.text)
+        }
+        defer {
+            close(stdout)
+            close(stderr)
+        }
+        var scriptPath: String?
+        if case .script(let text) = job.payload {
+            let path = configuration.home.scriptPath(job.id, attempt: attempt)
+            guard writeScript(text, to: path) else { return fail("cannot write \(path): \(systemError(errno))", stderr: stderr) }
+            scriptPath = path
+        }
+        let argv = commandLine(for: job.payload, scriptPath: scriptPath)
+        switch Spawn.start(argv, environment: job.environment ?? [], cwd: job.cwd, stdout: stdout, stderr: stderr) {
+        case .failed(let text):
+            if let scriptPath { unlink(scriptPath) }
+            fail(text, stderr: stderr)
+        case .started(let pid):
+            let now = WallClock.monotonic()
+            running = Running(
+                job: job, pid: pid, started: now, deadline: job.timeoutMilliseconds.map { now + $0 }, stopping: nil,
+                killAt: nil, scriptPath: scriptPath)
+            do {
+                _ = try store.recordStart(of: job.id, attempt: attempt, pid: pid, pidStart: ProcessIdentity.startTime(of: pid))
+            } catch {
+                logger.error("cannot record the pid of job \(job.id): \(error)")
+            }
+            logger.info("job \(job.id) started: pid \(pid), worker \(configuration.slot), \(job.displayName)")
+        }
+    }
+
+    private func writeScript(_ text: String, to path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o700)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+    }
+
+    /// The job's process ended: note the outcome (written with the next claim).
+    private func ended(_ running: Running, status: Int32) {
+        let outcome: ProcessOutcome = jq_wifexited(status) != 0
+            ? .exited(jq_wexitstatus(status)) : .signaled(jq_wtermsig(status))
+        let end: JobEnd
+        switch running.stopping {
+        case .cancel?: end = .cancelled(outcome)
+        case .timeout?: end = .timedOut(outcome)
+        case nil: end = .finished(outcome)
+        }
+        if running.stopping != nil { signalTree(of: running, SIGKILL) }
+        if let path = running.scriptPath { unlink(path) }
+        let seconds = Double(WallClock.monotonic() - running.started) / 1000
+        logger.info("job \(running.job.id) ended: \(describe(end)) after \(formatSeconds((seconds * 1000).rounded() / 1000))s")
+        pendingEnd = (running.job.id, running.job.attempt, end)
+        self.running = nil
+    }
+
+    private func logSettled(_ id: JobID, _ result: FinishResult) {
+        switch result {
+        case .requeued: logger.info("job \(id) queued again for another attempt (--retries)")
+        case .notRunning: logger.warning("job \(id) was settled elsewhere meanwhile; its outcome was not recorded")
+        case .done, .failed: break
+        }
+    }
+
+    private func describe(_ end: JobEnd) -> String {
+        switch end {
+        case .finished(let outcome): return outcome.description
+        case .timedOut(let outcome): return "timed out, \(outcome)"
+        case .cancelled(let outcome): return "cancelled" + (outcome.map { ", \($0)" } ?? "")
+        case .spawnFailed(let text): return "could not start: \(text)"
+        case .lost(let text): return "lost: \(text)"
+        }
+    }
+
+    // MARK: Events
+
+    private func waitForEvents() {
+        var fds = [signals.fd, cancelPoke.fd]
+        if daemonPipe >= 0 { fds.append(daemonPipe) }
+        let now = WallClock.monotonic()
+        let deadline = running?.stopping == nil ? running?.deadline : nil
+        let timeout = [deadline, running?.killAt, retryAt].compactMap { $0 }.min().map { $0 - now }
+        let ready = EventWait.wait(for: fds, timeout: timeout)
+
+        if ready.contains(0) {
+            for signal in signals.drain() {
+                if signal == SIGCHLD {
+                    reapChildren()
+                } else {
+                    logger.info("worker \(configuration.slot) got signal \(signal): finishing the current job, then exiting")
+                    draining = true
+                }
+            }
+        }
+        if ready.contains(1) {
+            cancelPoke.drain()
+            checkCancellation()
+        }
+        if ready.contains(2) { readDaemonPipe() }
+        checkTimers()
+    }
+
+    private func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            if let current = running, current.pid == pid { ended(current, status: status) }
+        }
+    }
+
+    private func readDaemonPipe() {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { read(daemonPipe, $0.baseAddress, $0.count) }
+        if n > 0 {
+            if buffer[0..<n].contains(UInt8(ascii: "w")) { wakePending = true }
+            if buffer[0..<n].contains(UInt8(ascii: "d")) { draining = true }
+        } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+            // The daemon is gone: finish this job, record it, and exit.
+            close(daemonPipe)
+            daemonPipe = -1
+            draining = true
+        }
+    }
+
+    private func checkCancellation() {
+        guard let current = running, current.stopping == nil else { return }
+        let requested = (try? store.isCancelRequested(current.job.id, attempt: current.job.attempt)) ?? false
+        if requested { beginStop(.cancel) }
+    }
+
+    private func checkTimers() {
+        let now = WallClock.monotonic()
+        if let retry = retryAt, now >= retry { retryAt = nil }
+        guard let current = running else { return }
+        if current.stopping == nil, let deadline = current.deadline, now >= deadline {
+            logger.info("job \(current.job.id) ran past its timeout: stopping it")
+            beginStop(.timeout)
+        } else if let killAt = current.killAt, now >= killAt {
+            logger.info("job \(current.job.id) still running \(configuration.killGraceMilliseconds) ms after SIGTERM: SIGKILL")
+            signalTree(of: current, SIGKILL)
+            running?.killAt = nil
+        }
+    }
+
+    /// SIGTERM now, SIGKILL after the grace period unless it ended.
+    private func beginStop(_ cause: StopCause) {
+        guard let current = running else { return }
+        running?.stopping = cause
+        running?.killAt = WallClock.monotonic() + configuration.killGraceMilliseconds
+        signalTree(of: current, SIGTERM)
+    }
+
+    /// Signals the job's process group and every orphan it left with us (a daemonized
+    /// grandchild re-parented to this subreaper, which escaped the group with setsid).
+    private func signalTree(of running: Running, _ signal: Int32) {
+        kill(-running.pid, signal)
+        for child in adoptedChildren() where child != running.pid {
+            kill(-child, signal)
+            kill(child, signal)
+        }
+    }
+
+    /// This process's children, as the kernel lists them.
+    private func adoptedChildren() -> [pid_t] {
+        let path = "/proc/self/task/\(getpid())/children"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return bytes.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Glibc
+import JobStore
+
+/// `jobq cancel`: a queued job never runs; a running one is stopped by its worker.
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel jobs: a queued job never runs; a running one gets SIGTERM, then SIGKILL after a grace.",
+        discussion: """
+            A running job's whole process group gets SIGTERM; if it is still there after the daemon's
+            --kill-grace (default 10s), SIGKILL. Either way the job ends failed with reason `cancelled`.
+            Jobs that run --after a cancelled job fail too (reason `dependency`).
+
+            Examples:
+              jobq cancel 42
+              jobq cancel 42 43 44
+
+            Exit codes: 0 all cancelled (or asked to stop), 1 an id is unknown or already finished
+            (then nothing is cancelled), 64 bad usage.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The jobs to cancel.", valueName: "ID"))
+    var ids: [JobID]
+
+    func validate() throws {
+        if ids.isEmpty { throw ValidationError("name the jobs to cancel, e.g. jobq cancel 42") }
+    }
+
+    func run() throws {
+        let home = global.resolvedHome
+        let store = try SQLiteStore(home: home)
+        let results = try store.cancel(ids, now: WallClock.now())
+        var terminal = Terminal()
+        for (id, result) in zip(ids, results) {
+            switch result {
+            case .cancelledQueued:
+                terminal.print("job \(id) cancelled (it had not started)")
+            case .stopRequested(let worker):
+                if let worker, DaemonControl.isWorkerAlive(home, slot: worker) {
+                    Poke.send(to: home.slotPokePath(worker))
+                    terminal.print("job \(id) is being stopped")
+                } else if let job = try store.job(id) {
+                    // Nobody supervises it any more: stop what is left of it and record it here.
+                    try Reconciler(store: store, home: home).settle(
+                        job, why: "cancelled while its worker was gone", now: WallClock.now(), end: .cancelled(nil))
+                    terminal.print("job \(id) cancelled (its worker was gone)")
+                }
+            }
+        }
+        terminal.flush()
+        DaemonControl.poke(home)
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Glibc
+import JobStore
+
+/// `jobq daemon`: run the queue in the foreground.
+struct DaemonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Run the queue in the foreground: start jobs, a few at a time, in priority order.",
+        discussion: """
+            Drop *.task files into the spool folder (HOME/spool, or --spool DIR) and they are queued,
+            named after the file; jobs added with `jobq add` start at once when a worker is free.
+            One daemon per home. Jobs run in worker processes that outlive the daemon: stop it
+            (Ctrl-C, SIGTERM, `jobq stop`) and running jobs go on and still get recorded; start it
+            again and it picks up where it was. `jobq stop --drain` waits for running jobs instead.
+
+            Events (job started, ended, file ingested or rejected, lost) go to stderr, one line each.
+
+            Examples:
+              jobq daemon
+              jobq daemon --workers 4 --spool .
+
+            Exit codes: 0 stopped, 1 could not start (e.g. another daemon runs for this home), 64 bad usage.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("How many jobs may run at once (default: the number of cores).", valueName: "N"))
+    var workers: Int?
+    @Option(help: ArgumentHelp("The folder to take *.task files from (default HOME/spool).", valueName: "DIR"))
+    var spool: String?
+    @Option(help: ArgumentHelp("Between SIGTERM and SIGKILL when stopping a job (default 10s).", valueName: "DUR"))
+    var killGrace: String = "10s"
+
+    func validate() throws {
+        if let workers, !(1...1024).contains(workers) {
+            throw ValidationError("--workers needs a whole number from 1 to 1024, not \(workers)")
+        }
+        do {
+            _ = try DurationParser.milliseconds(killGrace)
+        } catch {
+            throw ValidationError("--kill-grace: \(error)")
+        }
+    }
+
+    func run() throws {
+        EventLogHandler.bootstrap()
+        let home = global.resolvedHome
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let daemon = try Daemon(configuration: Daemon.Configuration(
+            home: home, workers: workers ?? max(1, cores), spool: spool.map(Home.absolute) ?? home.spoolDirectory,
+            killGraceMilliseconds: try DurationParser.milliseconds(killGrace), executable: Spawn.currentExecutable()))
+        throw ExitCode(try daemon.run())
+    }
+}
+
+/// `jobq worker`: one worker slot's supervisor. Started by the daemon, never by hand.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Internal: a worker slot's supervisor (started by the daemon).",
+        shouldDisplay: false)
+
+    @OptionGroup var global: GlobalOptions
+    @Option var slot: Int
+    @Option var workers: Int
+    @Option var killGraceMs: Int64
+
+    func run() throws {
+        EventLogHandler.bootstrap()
+        let supervisor = try Supervisor(
+            configuration: Supervisor.Configuration(
+                home: global.resolvedHome, slot: slot, workers: workers, killGraceMilliseconds: killGraceMs),
+            lockFD: 3, daemonPipe: 4)
+        throw ExitCode(supervisor.run())
+    }
+}

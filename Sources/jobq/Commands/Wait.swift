@@ -1,0 +1,82 @@
+import ArgumentParser
+import Glibc
+import JobStore
+
+/// `jobq wait`: block until jobs end.
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until jobs end; exit non-zero if any failed.",
+        discussion: """
+            Without ids, waits for every job that is queued or running now. On a terminal it shows a
+            progress line on stderr.
+
+            Examples:
+              jobq wait 42
+              id=$(jobq add -- make) && jobq wait "$id" && echo built
+              jobq wait --timeout 10m
+
+            Exit codes: 0 all done, 1 runtime error or unknown id, 2 at least one failed,
+            3 --timeout passed first, 64 bad usage.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The jobs to wait for (default: all queued or running now).", valueName: "ID"))
+    var ids: [JobID] = []
+    @Option(help: ArgumentHelp("Give up after DUR (exit 3).", valueName: "DUR"))
+    var timeout: String?
+
+    func validate() throws {
+        if let timeout {
+            do { _ = try DurationParser.milliseconds(timeout) } catch { throw ValidationError("--timeout: \(error)") }
+        }
+    }
+
+    func run() throws {
+        let home = global.resolvedHome
+        let store = try SQLiteStore(home: home)
+        // Every commit changes the database's WAL: its events say when to look again.
+        let watcher = try DirectoryWatcher(directory: home.path, events: DirectoryWatcher.changes)
+        var waiting = ids
+        if waiting.isEmpty {
+            waiting = try (store.jobs(state: .queued, limit: nil) + store.jobs(state: .running, limit: nil)).map(\.id)
+        }
+        let deadline = try timeout.map { WallClock.monotonic() + (try DurationParser.milliseconds($0)) }
+        let showProgress = isatty(STDERR_FILENO) == 1
+        while true {
+            var done = 0
+            var failed = 0
+            var running = 0
+            for id in waiting {
+                guard let job = try store.job(id) else { throw StoreError.unknownJob(id) }
+                switch job.state {
+                case .done: done += 1
+                case .failed: failed += 1
+                case .running: running += 1
+                case .queued: break
+                }
+            }
+            if showProgress { progress(done: done, failed: failed, running: running, total: waiting.count) }
+            if done + failed == waiting.count {
+                if showProgress { writeAll("\n", to: STDERR_FILENO) }
+                if failed > 0 { throw ExitCode(2) }
+                return
+            }
+            let remaining = deadline.map { $0 - WallClock.monotonic() }
+            if let remaining, remaining <= 0 {
+                if showProgress { writeAll("\n", to: STDERR_FILENO) }
+                throw ExitCode(3)
+            }
+            _ = EventWait.wait(for: [watcher.fd], timeout: min(remaining ?? 1000, 1000))
+            _ = watcher.drain()
+        }
+    }
+
+    private func progress(done: Int, failed: Int, running: Int, total: Int) {
+        let width = 30
+        let filled = total == 0 ? width : (done + failed) * width / total
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        writeAll("\r[\(bar)] \(done + failed)/\(total) finished, \(failed) failed, \(running) running ", to: STDERR_FILENO)
+    }
+}

@@ -1,0 +1,109 @@
+import CPosix
+import Glibc
+import JobStore
+
+/// A `jobq daemon` started by a test on its own home, with its event log in a file. On
+/// release it kills the daemon, its workers and whatever jobs they left.
+public final class DaemonHarness {
+    public let home: String
+    public let logPath: String
+    public private(set) var pid: pid_t = 0
+    private var exited = false
+
+    public init(home: String, logPath: String) {
+        self.home = home
+        self.logPath = logPath
+    }
+
+    /// Starts the daemon and waits until it has taken its lock (so jobs added now are seen).
+    @discardableResult
+    public func start(_ arguments: [String] = [], cwd: String? = nil) -> Bool {
+        let before = starts
+        let child = JobQProcess.spawn(
+            JobQProcess.binary, ["--home", home, "daemon", "--kill-grace", "1s"] + arguments, cwd: cwd,
+            captureOutput: false, logPath: logPath)
+        pid = child.pid
+        exited = false
+        return waitUntil(seconds: 20) { starts > before }
+    }
+
+    /// How many times the log says a daemon started.
+    private var starts: Int { log.components("daemon started").count - 1 }
+
+    /// The daemon's event log so far.
+    public var log: String { readFile(logPath) ?? "" }
+
+    /// Sends `signal` to the daemon and, unless it is SIGKILL'd workers we want, reaps it.
+    public func signal(_ signal: Int32) {
+        guard pid > 0, !exited else { return }
+        kill(pid, signal)
+    }
+
+    /// Waits for the daemon process to exit; returns its exit status (or nil on timeout).
+    @discardableResult
+    public func waitForExit(seconds: Double = 20) -> Int32? {
+        var status: Int32 = 0
+        let reaped = waitUntil(seconds: seconds) { waitpid(pid, &status, WNOHANG) == pid }
+        guard reaped else { return nil }
+        exited = true
+        return jq_wifexited(status) != 0 ? jq_wexitstatus(status) : 128 + jq_wtermsig(status)
+    }
+
+    /// `kill -9` the daemon (its workers and jobs keep running).
+    public func kill9() {
+        signal(SIGKILL)
+        waitForExit()
+    }
+
+    /// PIDs of the live workers, read from the slot lock files.
+    public func workerPIDs() -> [pid_t] {
+        var pids: [pid_t] = []
+        guard let directory = opendir(home + "/run") else { return [] }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("slot-"), name.hasSuffix(".lock") else { continue }
+            let fd = open(home + "/run/" + name, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            if jq_lock_is_held(fd) == 1, let text = readFile(home + "/run/" + name),
+                let pid = pid_t(text.split(separator: "\n").first ?? "")
+            {
+                pids.append(pid)
+            }
+            close(fd)
+        }
+        return pids
+    }
+
+    deinit {
+        // (pid 0 would mean our own process group: never signal it.)
+        if pid > 0 && !exited {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        for worker in workerPIDs() where worker > 0 { kill(worker, SIGKILL) }
+        // Jobs left running lead their own process groups.
+        if let store = try? SQLiteStore(path: home + "/jobq.db"), let running = try? store.runningJobs() {
+            for job in running {
+                if let pid = job.pid, let start = job.pidStart {
+                    ProcessIdentity(pid: pid, startTime: start).signalGroup(SIGKILL)
+                }
+            }
+        }
+    }
+}
+
+extension String {
+    /// The pieces of the string between occurrences of `separator`.
+    func components(_ separator: String) -> [Substring] {
+        var pieces: [Substring] = []
+        var rest = self[...]
+        while let range = rest.firstRange(of: separator) {
+            pieces.append(rest[..<range.lowerBound])
+            rest = rest[range.upperBound...]
+        }
+        pieces.append(rest)
+        return pieces
+    }
+}
