@@ -120,6 +120,8 @@ public final class Daemon {
             for (index, slot) in slots.enumerated() where ready.contains(3 + index) {
                 if let pidfd = heldSlots.removeValue(forKey: slot) { close(pidfd) }
                 try takeOver(slot)
+                // An earlier daemon's worker ended: its job no longer counts against --workers.
+                wakeWorkers()
             }
             try runDueTimers()
         }

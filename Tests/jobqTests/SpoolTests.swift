@@ -1,0 +1,136 @@
+import Glibc
+import JobStore
+import Testing
+import TestSupport
+
+/// Task files dropped into the spool: ingested whole and once, bad ones kept and recorded.
+@Suite struct SpoolTests {
+    func spool(_ test: DaemonTestCase) -> String { test.home + "/spool" }
+
+    @Test func aMalformedFileIsRecordedAsFailedAndKept() throws {
+        let test = DaemonTestCase("spoolbad")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let text = "#!/bin/sh\n#JOBQ --retries many\necho hi\n"
+        test.folder.write("bad.task", text)
+        rename(test.folder.file("bad.task"), spool(test) + "/bad.task")
+        let store = try test.store()
+        try #require(try waitUntil { try store.counts()[.failed] == 1 }, "log:\n\(test.daemon.log)")
+        let job = try #require(try store.jobs(state: .failed, limit: 1).first)
+        #expect(job.reason == .invalid)
+        #expect(job.name == "bad.task")
+        #expect(job.error?.contains("bad.task: line 2:") == true)
+        #expect(job.error?.contains("--retries") == true)
+        #expect(readFile(spool(test) + "/rejected/bad.task") == text)
+        #expect(access(spool(test) + "/bad.task", F_OK) != 0)
+        #expect(test.jobq(["errors"]).stdout.contains("invalid"))
+    }
+
+    /// A file still open for writing is not read half-way: it is taken when its writer closes it.
+    @Test func aFileWrittenSlowlyIsReadWhole() throws {
+        let test = DaemonTestCase("spoolslow")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let path = spool(test) + "/slow.task"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        writeAll("#!/bin/sh\necho first half\n", to: fd)
+        // Give the daemon every chance to look at the half-written file.
+        try #require(waitUntil { test.daemon.log.contains("spool") || access(path, F_OK) == 0 })
+        usleep(300_000)  // wait-ok: a slow writer pausing between two writes
+        writeAll("echo second half\n", to: fd)
+        close(fd)
+        let store = try test.store()
+        try #require(try waitUntil { try store.counts()[.done] == 1 }, "log:\n\(test.daemon.log)")
+        let job = try #require(try store.jobs(state: .done, limit: 1).first)
+        #expect(job.payload == .script("#!/bin/sh\necho first half\necho second half\n"))
+        #expect(test.jobq(["log", "\(job.id)"]).stdout == "first half\nsecond half\n")
+    }
+
+    @Test func symlinksFIFOsAndFoldersAreRejectedAndKept() throws {
+        let test = DaemonTestCase("spoolodd")
+        try #require(test.daemon.start(["--workers", "1"]))
+        test.folder.write("target.task", "echo no\n")
+        symlink(test.folder.file("target.task"), spool(test) + "/link.task")
+        mkfifo(spool(test) + "/fifo.task", 0o600)
+        mkdir(spool(test) + "/dir.task", 0o700)
+        let store = try test.store()
+        try #require(try waitUntil { try store.counts()[.failed] == 3 }, "log:\n\(test.daemon.log)")
+        let errors = try store.jobs(state: .failed, limit: nil).compactMap(\.error).joined(separator: "\n")
+        #expect(errors.contains("link.task: is a symlink"))
+        #expect(errors.contains("fifo.task: is a FIFO"))
+        #expect(errors.contains("dir.task: is a folder"))
+        for name in ["link.task", "fifo.task", "dir.task"] {
+            var info = stat()
+            #expect(lstat(spool(test) + "/rejected/" + name, &info) == 0, "\(name) was not kept")
+        }
+        #expect(try store.counts()[.done] == 0)
+    }
+
+    @Test func filesOfAnotherUserAreRefused() throws {
+        let test = DaemonTestCase("spoolowner")
+        try #require(test.daemon.start(["--workers", "1"]))
+        test.folder.write("theirs.task", "echo theirs\n")
+        chown(test.folder.file("theirs.task"), 65534, 65534)
+        rename(test.folder.file("theirs.task"), spool(test) + "/theirs.task")
+        let store = try test.store()
+        try #require(try waitUntil { try store.counts()[.failed] == 1 })
+        let job = try #require(try store.jobs(state: .failed, limit: 1).first)
+        #expect(job.error?.contains("is owned by user 65534") == true)
+    }
+
+    @Test func aSpoolOthersCanWriteToIsRefused() throws {
+        let test = DaemonTestCase("spoolmode")
+        let open = test.folder.file("open")
+        mkdir(open, 0o777)
+        chmod(open, 0o777)
+        let result = test.jobq(["daemon", "--spool", open])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("refusing the spool folder \(open): other users can write to it"))
+    }
+
+    /// The original tutorial: `--spool .` in a folder of task files, which jobq runs in name order.
+    @Test func spoolDotRunsTheTutorialFolder() throws {
+        let test = DaemonTestCase("spooldot")
+        let work = test.folder.file("work")
+        mkdir(work, 0o755)
+        for index in 1...3 { test.write(work + "/\(index).task", "task \(index);0\n") }
+        try #require(test.daemon.start(["--workers", "1", "--spool", "."], cwd: work))
+        let store = try test.store()
+        try #require(try waitUntil { try store.counts()[.done] == 3 })
+        let jobs = try store.jobs(state: .done, limit: nil).sorted { $0.id < $1.id }
+        #expect(jobs.map(\.name) == ["1.task", "2.task", "3.task"])
+        #expect(jobs.allSatisfy { $0.cwd == work })
+        #expect(access(work + "/1.task", F_OK) != 0)
+    }
+
+    /// A crash between the commit and the removal of the file: the next start finds the staged
+    /// file, sees its identity is already a job, and does not queue it twice.
+    @Test func aStagedFileAlreadyQueuedIsNotQueuedTwice() throws {
+        let test = DaemonTestCase("spoolcrash")
+        let home = test.home
+        let store = try SQLiteStore(home: Home(path: home))
+        let ingestor = try SpoolIngestor(directory: home + "/spool", store: store, environment: [])
+        test.write(home + "/spool/once.task", "echo once\n")
+        // Stage it as the daemon does, and commit it, but "crash" before removing the file.
+        let staged = home + "/spool/.ingest/1.once.task"
+        rename(home + "/spool/once.task", staged)
+        let contents = try TaskFileReader.read(staged).get()
+        var spec = JobSpec(name: "once.task", payload: .script("echo once\n"), cwd: home, environment: [])
+        spec.sourceKey = contents.identity
+        _ = try store.insert([spec], now: 1)
+        #expect(ingestor.scan().isEmpty)
+        #expect(try store.jobs(state: nil, limit: nil).count == 1)
+        #expect(access(staged, F_OK) != 0)
+        // A staged file whose commit never happened is queued now.
+        test.write(home + "/spool/.ingest/2.twice.task", "echo twice\n")
+        _ = ingestor.scan()
+        #expect(try store.jobs(state: nil, limit: nil).map(\.name) == ["twice.task", "once.task"])
+    }
+}
+
+extension DaemonTestCase {
+    func write(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        writeAll(text, to: fd)
+        close(fd)
+    }
+}
