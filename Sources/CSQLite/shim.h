@@ -11,4 +11,38 @@ static inline int jobq_sqlite_defensive(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
 }
 
+// A busy handler that retries quickly. SQLite's own (sqlite3_busy_timeout) sleeps 1, 2, 5, 10,
+// … up to 100 ms between tries, so two workers that take turns at a write lock held for a
+// fraction of a millisecond would each wait tens of milliseconds. This one sleeps 50 µs,
+// doubling up to 2 ms, until `timeout_ms` has passed in all.
+#include <time.h>
+#include <stdint.h>
+
+static inline int64_t jobq_sqlite_now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+struct jobq_busy_state { int64_t timeout_us; int64_t started_us; };
+
+static inline int jobq_sqlite_busy(void *context, int count) {
+    struct jobq_busy_state *state = (struct jobq_busy_state *)context;
+    int64_t now = jobq_sqlite_now_us();
+    if (count == 0) state->started_us = now;
+    if (now - state->started_us >= state->timeout_us) return 0;
+    int64_t pause = 50LL << (count < 6 ? count : 6);
+    if (pause > 2000) pause = 2000;
+    struct timespec sleep = { 0, (long)(pause * 1000) };
+    nanosleep(&sleep, 0);
+    return 1;
+}
+
+/// Installs the handler above; `state` must live as long as the connection.
+static inline int jobq_sqlite_set_busy_handler(sqlite3 *db, struct jobq_busy_state *state, int timeout_ms) {
+    state->timeout_us = (int64_t)timeout_ms * 1000;
+    state->started_us = 0;
+    return sqlite3_busy_handler(db, jobq_sqlite_busy, state);
+}
+
 #endif

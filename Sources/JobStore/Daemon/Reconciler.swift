@@ -36,6 +36,8 @@ public struct Reconciler {
             }
         }
         if job.attempt > 0 { unlink(home.scriptPath(job.id, attempt: job.attempt)) }
+        // What it wrote before its worker vanished becomes its log.
+        if let slot = job.worker { SlotLogs(home: home, slot: slot).keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath) }
         let result = try store.finish(job.id, attempt: job.attempt, end: end ?? .lost(why), now: now)
         switch result {
         case .requeued: logger.warning("job \(job.id) lost (\(why)); queued again for another attempt")

@@ -48,6 +48,7 @@ public final class Supervisor {
     let slotLock: LockFile
     let signals: SignalChannel
     let cancelPoke: Poke
+    let logs: SlotLogs
     let logger = Logger(label: "jobq-worker")
     /// Commands from the daemon ('w' work may be ready, 'd' drain); EOF when it is gone.
     var daemonPipe: Int32
@@ -69,6 +70,7 @@ public final class Supervisor {
         _ = jq_set_cloexec(daemonPipe)
         cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
         store = try SQLiteStore(path: configuration.home.databasePath)
+        logs = SlotLogs(home: configuration.home, slot: configuration.slot)
     }
 
     /// Runs jobs until told to stop (or the daemon goes away) and the current job is recorded.
@@ -113,22 +115,18 @@ public final class Supervisor {
     private func start(_ job: Job) {
         let attempt = job.attempt
         func fail(_ text: String, stderr: Int32 = -1) {
-            if stderr >= 0 { writeAll("jobq: \(text)\n", to: stderr) }
+            if stderr >= 0 {
+                writeAll("jobq: \(text)\n", to: stderr)
+                logs.keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath)
+            }
             logger.warning("job \(job.id) could not start: \(text)")
             pendingEnd = (job.id, attempt, .spawnFailed(text))
         }
-        guard let stdoutPath = job.stdoutPath, let stderrPath = job.stderrPath else {
-            return fail("no log paths were assigned")
-        }
         let stdout: Int32
         let stderr: Int32
-        switch (Spawn.openLog(stdoutPath), Spawn.openLog(stderrPath)) {
-        case (.success(let out), .success(let err)):
-            stdout = out
-            stderr = err
-        case (.failure(let failure), let other), (let other, .failure(let failure)):
-            if case .success(let fd) = other { close(fd) }
-            return fail(failure.text)
+        switch logs.open() {
+        case .success(let fds): (stdout, stderr) = fds
+        case .failure(let failure): return fail(failure.text)
         }
         defer {
             close(stdout)
@@ -179,6 +177,7 @@ public final class Supervisor {
         }
         if running.stopping != nil { signalTree(of: running, SIGKILL) }
         if let path = running.scriptPath { unlink(path) }
+        logs.keep(stdoutPath: running.job.stdoutPath, stderrPath: running.job.stderrPath)
         let seconds = Double(WallClock.monotonic() - running.started) / 1000
         logger.info("job \(running.job.id) ended: \(describe(end)) after \(formatSeconds((seconds * 1000).rounded() / 1000))s")
         pendingEnd = (running.job.id, running.job.attempt, end)

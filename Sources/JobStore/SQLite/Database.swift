@@ -9,6 +9,8 @@ import CSQLite
 public final class Database {
     let handle: OpaquePointer
     public let path: String
+    /// The busy handler's state (see shim.h), owned here so it lives as long as the connection.
+    private let busyState = UnsafeMutablePointer<jobq_busy_state>.allocate(capacity: 1)
     private var statements: [String: Statement] = [:]
 
     /// How long a statement waits for another connection's lock before giving up.
@@ -32,13 +34,15 @@ public final class Database {
         self.handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
+        busyState.initialize(to: jobq_busy_state())
+        _ = jobq_sqlite_set_busy_handler(db, busyState, Self.busyTimeoutMilliseconds)
         _ = jobq_sqlite_defensive(db)
     }
 
     deinit {
         statements.removeAll()
         sqlite3_close_v2(handle)
+        busyState.deallocate()
     }
 
     /// Runs one or more statements that take no parameters (schema, pragmas).
@@ -86,6 +90,17 @@ public final class Database {
             rollback()
             throw error
         }
+    }
+
+    /// Runs `body` in a write transaction whose commit is not flushed to disk (`synchronous =
+    /// NORMAL` for this one commit: in WAL mode that skips the commit's fsync but still syncs
+    /// around checkpoints, so nothing can be corrupted). For facts that are worthless after a
+    /// power cut anyway — a running job's PID — so they cost no fsync. The next durable commit
+    /// flushes the WAL, and this one with it.
+    public func writeWithoutFlush<T>(_ body: () throws -> T) throws -> T {
+        try statement("PRAGMA synchronous = NORMAL").execute()
+        defer { _ = try? statement("PRAGMA synchronous = FULL").execute() }
+        return try write(body)
     }
 
     /// Runs `body` in a deferred (read) transaction, so that several queries see one snapshot.

@@ -15,7 +15,9 @@ extension SQLiteStore {
     }
 
     public func recordStart(of id: JobID, attempt: Int, pid: Int32, pidStart: Int64?) throws -> Bool {
-        try write {
+        // Not flushed: after a power cut the process is gone and the job is settled as lost
+        // whether or not its PID was recorded.
+        try writeWithoutFlush {
             try database.statement(SQL.recordStart).execute([
                 .integer(id.rawValue), .integer(Int64(attempt)), .integer(Int64(pid)),
                 pidStart.map(SQLValue.integer) ?? .null,

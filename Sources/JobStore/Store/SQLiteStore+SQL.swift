@@ -115,4 +115,13 @@ enum SQL {
     static let nextDue = """
         SELECT min(run_after) FROM jobs INDEXED BY jobs_due WHERE state = 'queued' AND run_after > 0 AND run_after > ?1
         """
+
+    /// How far a set of jobs (a JSON array of ids) has come, in one pass.
+    static let progress = """
+        SELECT count(*), coalesce(sum(state = 'done'), 0), coalesce(sum(state = 'failed'), 0),
+               coalesce(sum(state = 'running'), 0)
+        FROM jobs WHERE id IN (SELECT value FROM json_each(?1))
+        """
+
+    static let unfinishedIDs = "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
 }

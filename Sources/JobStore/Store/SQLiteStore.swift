@@ -5,6 +5,10 @@
 public final class SQLiteStore: Store {
     public let database: Database
     private var environmentCache: [Int64: [String]] = [:]
+    /// `progress(of:)`'s last id list, as the JSON it binds (a waiter asks about the same ids
+    /// many times).
+    private var progressIDs: [JobID] = []
+    private var progressList = "[]"
 
     /// Opens the database at `path`, creating it or upgrading its schema as needed.
     public init(path: String, migrator: Migrator = .jobq) throws {
@@ -28,6 +32,14 @@ public final class SQLiteStore: Store {
     func write<T>(_ body: () throws -> T) throws -> T {
         do {
             return try database.write(body)
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
+    func writeWithoutFlush<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try database.writeWithoutFlush(body)
         } catch {
             throw StoreError.from(error, path: database.path)
         }
@@ -163,6 +175,22 @@ public final class SQLiteStore: Store {
                 exitCode: row.optionalInt(7).map(Int32.init), signal: row.optionalInt(8).map(Int32.init),
                 error: row.optionalText(9), stdoutPath: row.optionalText(10), stderrPath: row.optionalText(11))
         }
+    }
+
+    /// How many of `ids` exist, are done, failed, running — one query however many ids.
+    public func progress(of ids: [JobID]) throws -> (found: Int, done: Int, failed: Int, running: Int) {
+        if progressIDs != ids {
+            progressIDs = ids
+            progressList = "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
+        }
+        return try database.statement(SQL.progress).firstRow([.text(progressList)]) {
+            ($0.int(0), $0.int(1), $0.int(2), $0.int(3))
+        } ?? (0, 0, 0, 0)
+    }
+
+    /// Every job that is queued or running now.
+    public func unfinishedJobIDs() throws -> [JobID] {
+        try database.statement(SQL.unfinishedIDs).rows([]) { JobID($0.int64(0)) }
     }
 
     public func counts() throws -> [JobState: Int] {

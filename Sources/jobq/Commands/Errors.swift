@@ -31,8 +31,11 @@ struct Errors: ParsableCommand {
     }
 
     func run() throws {
-        let jobs = try global.openStore().jobs(state: .failed, limit: limit)
-        let tails = jobs.map { job in job.stderrPath.map { LogTail.lastLines(of: $0, count: lines) } ?? [] }
+        let home = global.resolvedHome
+        let jobs = try SQLiteStore(home: home).jobs(state: .failed, limit: limit)
+        let tails = jobs.map { job in
+            job.outputPath(stderr: true, home: home).map { LogTail.lastLines(of: $0, count: lines) } ?? []
+        }
         var terminal = Terminal()
         if output.json {
             let values = zip(jobs, tails).map { JobPresentation.json($0, stderrTail: $1) }

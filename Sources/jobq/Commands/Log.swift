@@ -33,7 +33,7 @@ struct Log: ParsableCommand {
         let store = try SQLiteStore(home: home)
         guard var job = try store.job(id) else { throw StoreError.unknownJob(id) }
         guard follow else {
-            guard let path = stderr ? job.stderrPath : job.stdoutPath else {
+            guard let path = job.outputPath(stderr: stderr, home: home) else {
                 throw CommandFailure("job \(id) has not started yet, so it has no output; use --follow to wait for it")
             }
             _ = copy(from: path, offset: 0)
@@ -44,7 +44,7 @@ struct Log: ParsableCommand {
         let watcher = try DirectoryWatcher(directories: [home.path, home.logsDirectory], events: DirectoryWatcher.changes)
         var offset: Int64 = 0
         while true {
-            if let path = stderr ? job.stderrPath : job.stdoutPath { offset = copy(from: path, offset: offset) }
+            if let path = job.outputPath(stderr: stderr, home: home) { offset = copy(from: path, offset: offset) }
             if job.state.isFinished { return }
             _ = EventWait.wait(for: [watcher.fd], timeout: 1000)
             _ = watcher.drain()

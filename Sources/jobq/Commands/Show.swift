@@ -21,10 +21,11 @@ struct Show: ParsableCommand {
     var id: JobID
 
     func run() throws {
-        let store = try global.openStore()
+        let home = global.resolvedHome
+        let store = try SQLiteStore(home: home)
         guard let job = try store.job(id) else { throw StoreError.unknownJob(id) }
         let attempts = try store.attempts(of: id)
-        let tail = job.stderrPath.map { LogTail.lastLines(of: $0, count: 5) } ?? []
+        let tail = job.outputPath(stderr: true, home: home).map { LogTail.lastLines(of: $0, count: 5) } ?? []
         var terminal = Terminal()
         if output.json {
             terminal.print(JobPresentation.json(job, attempts: attempts, stderrTail: tail).serialized())

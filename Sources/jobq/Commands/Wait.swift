@@ -38,27 +38,18 @@ struct Wait: ParsableCommand {
         let store = try SQLiteStore(home: home)
         // Every commit changes the database's WAL: its events say when to look again.
         let watcher = try DirectoryWatcher(directory: home.path, events: DirectoryWatcher.changes)
-        var waiting = ids
-        if waiting.isEmpty {
-            waiting = try (store.jobs(state: .queued, limit: nil) + store.jobs(state: .running, limit: nil)).map(\.id)
-        }
+        let waiting = ids.isEmpty ? try store.unfinishedJobIDs() : ids
         let deadline = try timeout.map { WallClock.monotonic() + (try DurationParser.milliseconds($0)) }
         let showProgress = isatty(STDERR_FILENO) == 1
+        let distinct = Set(waiting).count
         while true {
-            var done = 0
-            var failed = 0
-            var running = 0
-            for id in waiting {
-                guard let job = try store.job(id) else { throw StoreError.unknownJob(id) }
-                switch job.state {
-                case .done: done += 1
-                case .failed: failed += 1
-                case .running: running += 1
-                case .queued: break
-                }
+            let (found, done, failed, running) = try store.progress(of: waiting)
+            if found < distinct {
+                let known = Set(try waiting.filter { try store.job($0) != nil })
+                throw StoreError.unknownJob(waiting.first { !known.contains($0) }!)
             }
-            if showProgress { progress(done: done, failed: failed, running: running, total: waiting.count) }
-            if done + failed == waiting.count {
+            if showProgress { progress(done: done, failed: failed, running: running, total: found) }
+            if done + failed == found {
                 if showProgress { writeAll("\n", to: STDERR_FILENO) }
                 if failed > 0 { throw ExitCode(2) }
                 return
@@ -68,7 +59,12 @@ struct Wait: ParsableCommand {
                 if showProgress { writeAll("\n", to: STDERR_FILENO) }
                 throw ExitCode(3)
             }
+            // Wake on the next commit, but look at most every few milliseconds: a busy queue
+            // commits thousands of times a second, and counting is not free.
+            let checked = WallClock.monotonic()
             _ = EventWait.wait(for: [watcher.fd], timeout: min(remaining ?? 1000, 1000))
+            let pause = 5 - (WallClock.monotonic() - checked)
+            if pause > 0 { _ = EventWait.wait(for: [], timeout: pause) }
             _ = watcher.drain()
         }
     }

@@ -1,0 +1,87 @@
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The files a worker slot's jobs write their stdout and stderr to.
+///
+/// Creating a file is the most expensive thing a short job costs on ext4 (inode allocation,
+/// the folder's lock), so a slot keeps two scratch files, `logs/.slot-N.out` and `.err`: a job
+/// writes into them, and when it has ended, a scratch file that received output is renamed to
+/// the attempt's own log (`logs/ID.ATTEMPT.out`), while an empty one is simply used again for
+/// the next job. A job that prints nothing costs no file at all. An empty scratch file is
+/// reused only when no process has it open for writing (a read lease says so), so output of
+/// a leftover grandchild can never land in the next job's log.
+public struct SlotLogs {
+    public let home: Home
+    public let slot: Int
+
+    public init(home: Home, slot: Int) {
+        self.home = home
+        self.slot = slot
+    }
+
+    public static func scratchPath(_ home: Home, slot: Int, stderr: Bool) -> String {
+        home.logsDirectory + "/.slot-\(slot)." + (stderr ? "err" : "out")
+    }
+
+    /// Descriptors for the next job's stdout and stderr (the caller closes them after spawning).
+    public func open() -> Result<(stdout: Int32, stderr: Int32), Spawn.Failure> {
+        switch (openScratch(stderr: false), openScratch(stderr: true)) {
+        case (.success(let out), .success(let err)):
+            return .success((out, err))
+        case (.failure(let failure), let other), (let other, .failure(let failure)):
+            if case .success(let fd) = other { close(fd) }
+            return .failure(failure)
+        }
+    }
+
+    /// After the job has ended: a scratch file that it wrote to, or that one of its processes
+    /// still holds open for writing, becomes the job's own log file.
+    public func keep(stdoutPath: String?, stderrPath: String?) {
+        for (stderr, target) in [(false, stdoutPath), (true, stderrPath)] {
+            guard let target else { continue }
+            let scratch = Self.scratchPath(home, slot: slot, stderr: stderr)
+            var info = stat()
+            guard lstat(scratch, &info) == 0 else { continue }
+            if info.st_size > 0 || !isReusable(scratch) { rename(scratch, target) }
+        }
+    }
+
+    private func openScratch(stderr: Bool) -> Result<Int32, Spawn.Failure> {
+        let path = Self.scratchPath(home, slot: slot, stderr: stderr)
+        if isReusable(path) {
+            let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+            if fd >= 0 { return .success(fd) }
+        }
+        // Not there, not empty, or still written by someone: start a fresh one (a writer that
+        // still holds the old one keeps its own file).
+        unlink(path)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return .failure(Spawn.Failure(text: "cannot create \(path): \(systemError(errno))")) }
+        return .success(fd)
+    }
+
+    /// An empty regular file that nobody has open for writing.
+    private func isReusable(_ path: String) -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0 else { return false }
+        guard jq_set_lease(fd, F_RDLCK) == 0 else { return false }
+        _ = jq_set_lease(fd, F_UNLCK)
+        return true
+    }
+}
+
+extension Job {
+    /// Where this attempt's stdout (or stderr) is now: its slot's scratch file while it runs,
+    /// its own log file after. nil before it ever started. The file may not exist: a job that
+    /// printed nothing has no log file.
+    public func outputPath(stderr: Bool, home: Home) -> String? {
+        guard let path = stderr ? stderrPath : stdoutPath else { return nil }
+        if state == .running, let worker { return SlotLogs.scratchPath(home, slot: worker, stderr: stderr) }
+        return path
+    }
+}
