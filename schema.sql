@@ -18,7 +18,9 @@ CREATE TABLE environments (
 CREATE INDEX environments_by_digest ON environments (digest);
 
 CREATE TABLE jobs (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, even after `jobq clean`
+    -- Not AUTOINCREMENT (which writes sqlite_sequence on every insert): ids are never reused
+    -- because `jobq clean` never deletes the newest job.
+    id          INTEGER PRIMARY KEY,
 
     -- Order: priority (higher first), then name in byte order, then id. Command-line jobs
     -- without --name have no name: among themselves they keep FIFO order (by id), and they go
@@ -81,8 +83,10 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_ready ON jobs (priority DESC, name, id) WHERE state = 'queued';
 -- Delayed jobs: when the next one comes due.
 CREATE INDEX jobs_due ON jobs (run_after) WHERE state = 'queued' AND run_after > 0;
--- `list --state S` and `errors`, newest first; counts per state.
-CREATE INDEX jobs_by_state ON jobs (state, id);
+-- `errors` and `list --state failed`, newest first. (Done jobs, the bulk of a history, are
+-- listed by walking ids newest first; queued and running ones have the indexes above and
+-- below. Every index is a page to write on every state change, so there are no more.)
+CREATE INDEX jobs_failed ON jobs (id) WHERE state = 'failed';
 -- Running jobs by the worker slot that owns them (reconciling after a crash).
 CREATE INDEX jobs_running ON jobs (worker) WHERE state = 'running';
 CREATE UNIQUE INDEX jobs_by_source_key ON jobs (source_key) WHERE source_key IS NOT NULL;

@@ -6,7 +6,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The queue's home folder.", valueName: "DIR"))
     var home: String?
 
-    var resolvedHome: Home { Home.resolve(explicit: home, environment: ProcessEnvironment.dictionary()) }
+    var resolvedHome: Home { Home.resolve(explicit: home) }
 
     /// The home's store, created on first use.
     func openStore() throws -> SQLiteStore { try SQLiteStore(home: resolvedHome) }

@@ -29,17 +29,17 @@ struct JobQ: ParsableCommand {
     /// Runs the command, and is the one place that decides how an error is shown: one line on
     /// stderr that says what to do, exit 1 (or 64 for bad usage, as the argument parser does).
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot(movingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+            let now = WallClock.now()
+            if let add = FastAdd.request(arguments, now: now) {
+                try add.run(now: now)
+                return
+            }
+            var command = try parseAsRoot(movingGlobalOptions(arguments))
             try command.run()
-        } catch let error as StoreError {
+        } catch let error as any ReadableError {
             fail(error.description)
-        } catch let error as InputError {
-            fail(error.description)
-        } catch let error as TaskFileError {
-            fail(error.description)
-        } catch let error as CommandFailure {
-            fail(error.message)
         } catch {
             exit(withError: error)
         }
@@ -73,7 +73,8 @@ struct JobQ: ParsableCommand {
 }
 
 /// A runtime error of a command (not bad usage): shown as one line, exit 1.
-struct CommandFailure: Error {
+struct CommandFailure: ReadableError {
     let message: String
     init(_ message: String) { self.message = message }
+    var description: String { message }
 }

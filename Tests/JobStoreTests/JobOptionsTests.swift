@@ -177,8 +177,9 @@ import Testing
     }
 
     @Test func specFillsInDefaults() {
+        // Without --env, the captured environment is kept as it is, in its order.
         let spec = JobOptions().spec(payload: .script("echo hi\n"), cwd: "/work", environment: ["B=2", "A=1"])
-        let expected = JobSpec(payload: .script("echo hi\n"), cwd: "/work", environment: ["A=1", "B=2"])
+        let expected = JobSpec(payload: .script("echo hi\n"), cwd: "/work", environment: ["B=2", "A=1"])
         #expect(spec == expected)
         let withSource = JobOptions().spec(payload: .command(["x"]), cwd: "/", environment: [], source: "/s/1.task")
         #expect(withSource.source == "/s/1.task")

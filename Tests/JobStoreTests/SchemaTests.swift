@@ -77,7 +77,7 @@ import TestSupport
         let newest = try plan("SELECT id FROM jobs ORDER BY id DESC LIMIT 50")
         #expect(!newest.contains("TEMP B-TREE"))
         let failed = try plan("SELECT id FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT 50")
-        #expect(failed.contains("jobs_by_state"))
+        #expect(failed.contains("jobs_failed"))
         #expect(!failed.contains("TEMP B-TREE"))
     }
 }

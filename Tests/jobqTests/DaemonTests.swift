@@ -210,3 +210,41 @@ import TestSupport
         #expect(try #require(job.startedAt) >= job.runAfter)
     }
 }
+
+/// `jobq add` hands jobs to a running daemon over its socket; the answers are the same as
+/// when it writes to the database itself.
+@Suite struct AddThroughDaemonTests {
+    @Test func addsAndRefusalsMatchTheDirectPath() throws {
+        let test = DaemonTestCase("socket")
+        try #require(test.daemon.start(["--workers", "1"]))
+        #expect(access(test.home + "/run/daemon.sock", F_OK) == 0)
+        let refused = test.jobq(["add", "--after", "999", "--", "true"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr == "jobq: there is no job 999; `jobq list` shows the jobs there are\n")
+        let first = try test.add(["--name", "via-socket", "--priority", "3", "--env", "X=1", "--", "/bin/sh", "-c", "echo $X"])
+        let job = try test.waitFor(first, .done)
+        #expect(job.name == "via-socket" && job.priority == 3)
+        #expect(test.jobq(["log", "\(first)"]).stdout == "1\n")
+        // Several at once, from several processes: each gets its own id, none is lost.
+        var children: [pid_t] = []
+        for index in 0..<6 {
+            let child = JobQProcess.spawn(
+                JobQProcess.binary, ["--home", test.home, "add", "--", "true"], captureOutput: false,
+                logPath: test.folder.file("add\(index).out"))
+            children.append(child.pid)
+        }
+        for pid in children {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            #expect(status == 0)
+        }
+        let ids = (0..<6).compactMap { Int((readFile(test.folder.file("add\($0).out")) ?? "").dropLast()) }
+        #expect(Set(ids).count == 6)
+        try #require(try waitUntil { try test.store().counts()[.done] == 7 })
+        // A stopped daemon leaves its socket behind; add then writes directly.
+        test.daemon.kill9()
+        let direct = test.jobq(["add", "--", "true"])
+        #expect(direct.status == 0)
+        #expect(try test.store().counts()[.queued] == 1)
+    }
+}

@@ -55,6 +55,18 @@ int jq_set_cloexec(int fd);
 int jq_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 int jq_pipe_cloexec(int fds[2]);
 
+/// A listening Unix stream socket at `path` (non-blocking, close-on-exec), or -errno.
+/// ENAMETOOLONG when the path does not fit in sockaddr_un.
+int jq_unix_listen(const char *path);
+/// A connected Unix stream socket to `path` (close-on-exec), or -errno.
+int jq_unix_connect(const char *path);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC; -errno on failure.
+int jq_unix_accept(int listener);
+/// The uid of the process at the other end of a Unix socket, or -1.
+long jq_peer_uid(int fd);
+/// SO_RCVTIMEO / SO_SNDTIMEO in milliseconds.
+int jq_socket_timeout(int fd, int milliseconds);
+
 /// The terminal's width in columns, or 0 when fd is not a terminal.
 int jq_terminal_width(int fd);
 #endif

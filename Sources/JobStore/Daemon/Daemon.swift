@@ -48,6 +48,8 @@ public final class Daemon {
     let spool: SpoolIngestor
     let watcher: DirectoryWatcher
     let reconciler: Reconciler
+    /// Takes jobs from `jobq add` (nil when the socket cannot be made; adds then go directly).
+    let addServer: AddServer?
     let logger = Logger(label: "jobq-daemon")
 
     var workers: [Int: Worker] = [:]
@@ -77,12 +79,16 @@ public final class Daemon {
         spool = try SpoolIngestor(directory: configuration.spool, store: store, environment: ProcessEnvironment.entries())
         watcher = try DirectoryWatcher(directory: configuration.spool, events: DirectoryWatcher.newFiles)
         reconciler = Reconciler(store: store, home: home)
+        addServer = AddServer(path: home.socketPath)
     }
 
     /// Runs until SIGTERM/SIGINT (exit at once; running jobs stay with their workers) or, after
     /// SIGUSR1, until the running jobs are done (drain).
     public func run() throws -> Int32 {
         _ = jq_set_child_subreaper()
+        if addServer == nil {
+            logger.warning("cannot listen on \(configuration.home.socketPath); `jobq add` will write to the database itself")
+        }
         logger.info(
             "daemon started: home \(configuration.home.path), \(configuration.workers) workers, spool \(configuration.spool)")
         try takeOverSlots()
@@ -95,8 +101,11 @@ public final class Daemon {
                 return 0
             }
             let slots = Array(heldSlots.keys)
-            let fds = [signals.fd, wake.fd, watcher.fd] + slots.map { heldSlots[$0]! }
+            let socketFDs = addServer?.descriptors ?? []
+            let fds = [signals.fd, wake.fd, watcher.fd] + slots.map { heldSlots[$0]! } + socketFDs
             let ready = EventWait.wait(for: fds, timeout: nextTimer())
+            let readySockets = Set(socketFDs.indices.filter { ready.contains(3 + slots.count + $0) }.map { socketFDs[$0] })
+            if !readySockets.isEmpty { acceptJobs(readySockets) }
             if ready.contains(0) {
                 for signal in signals.drain() {
                     switch signal {
@@ -125,6 +134,25 @@ public final class Daemon {
             }
             try runDueTimers()
         }
+    }
+
+    // MARK: Jobs from `jobq add`
+
+    /// Commits every job that arrived on the socket in this turn in one transaction, answers
+    /// each sender with its id, and wakes the workers.
+    private func acceptJobs(_ ready: Set<Int32>) {
+        guard let server = addServer else { return }
+        let requests = server.read(ready: ready)
+        guard !requests.isEmpty else { return }
+        let results: [Result<JobID, Error>]
+        do {
+            results = try store.insertEach(requests.map(\.spec), now: WallClock.now())
+        } catch {
+            results = requests.map { _ in .failure(error) }
+        }
+        for (request, result) in zip(requests, results) { server.answer(request.fd, result) }
+        refreshTimers()
+        wakeWorkers()
     }
 
     // MARK: Slots and workers
@@ -225,8 +253,11 @@ public final class Daemon {
     }
 
     /// Tells every worker there may be work. A busy worker just notes it; the byte waits in
-    /// the pipe, so a worker that was about to sleep cannot miss it.
+    /// the pipe, so a worker that was about to sleep cannot miss it. When every slot is busy
+    /// nobody could claim anything, so nobody is woken (a worker that finishes claims on its
+    /// own; its finish commits before or after our count, never unseen by both).
     private func wakeWorkers() {
+        if let running = try? store.runningCount(), running >= configuration.workers { return }
         for worker in workers.values { send("w", to: worker) }
     }
 

@@ -118,6 +118,11 @@ extension SQLiteStore {
         return (result, unblocks, claimed.sorted(by: claimOrder))
     }
 
+    /// How many jobs are running (through the partial index of running jobs).
+    public func runningCount() throws -> Int {
+        try database.statement(SQL.runningCount).firstRow([]) { $0.int(0) } ?? 0
+    }
+
     /// Every running job, oldest first (the reconciler settles the ones whose owner is gone).
     public func runningJobs() throws -> [Job] {
         try database.statement(SQL.runningJobs).rows([], decodeJob)

@@ -23,14 +23,26 @@ enum SQL {
 
     static let job = "SELECT \(jobColumns) FROM jobs WHERE id = ?1"
     static let jobsNewestFirst = "SELECT \(jobColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
-    static let jobsInStateNewestFirst = "SELECT \(jobColumns) FROM jobs WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+    /// Per state, so that each can use its partial index (a bound `state = ?` could not).
+    static func jobsNewestFirst(in state: JobState) -> String {
+        switch state {
+        case .queued: return "SELECT \(jobColumns) FROM jobs WHERE state = 'queued' ORDER BY id DESC LIMIT ?1"
+        case .running: return "SELECT \(jobColumns) FROM jobs WHERE state = 'running' ORDER BY id DESC LIMIT ?1"
+        case .done: return "SELECT \(jobColumns) FROM jobs WHERE state = 'done' ORDER BY id DESC LIMIT ?1"
+        case .failed: return "SELECT \(jobColumns) FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?1"
+        }
+    }
     static let dependencies = "SELECT after_id FROM job_deps WHERE job_id = ?1 ORDER BY after_id"
     static let attempts = """
         SELECT attempt, state, reason, started_at, finished_at, worker, pid, exit_code, signal, error,
                stdout_path, stderr_path
         FROM attempts WHERE job_id = ?1 ORDER BY attempt
         """
-    static let counts = "SELECT state, count(*) FROM jobs GROUP BY state"
+    /// Counts per state: three through their partial indexes, done as the rest.
+    static let counts = """
+        SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM jobs WHERE state = 'queued'),
+               (SELECT count(*) FROM jobs WHERE state = 'running'), (SELECT count(*) FROM jobs WHERE state = 'failed')
+        """
 
     /// One statement takes the next ready jobs: queued, due, every dependency done; in claim
     /// order; no more than `?3` in all running (the cap that holds across restarts).
@@ -93,6 +105,8 @@ enum SQL {
         """
 
     static let hasDependents = "SELECT EXISTS (SELECT 1 FROM job_deps WHERE after_id = ?1)"
+
+    static let runningCount = "SELECT count(*) FROM jobs WHERE state = 'running'"
 
     static let runningJobs = "SELECT \(jobColumns) FROM jobs WHERE state = 'running' ORDER BY id"
 

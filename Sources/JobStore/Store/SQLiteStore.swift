@@ -74,6 +74,27 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Enqueues jobs in one transaction (one fsync), each on its own: one that is refused
+    /// (say, --after an unknown job) does not stop the others.
+    public func insertEach(_ specs: [JobSpec], now: Int64) throws -> [Result<JobID, Error>] {
+        try write {
+            var results: [Result<JobID, Error>] = []
+            for spec in specs {
+                try database.statement("SAVEPOINT one_job").execute()
+                do {
+                    let id = try insertJob(spec, environmentID: try environmentRow(for: spec.environment), now: now)
+                    try database.statement("RELEASE one_job").execute()
+                    results.append(.success(id))
+                } catch {
+                    try database.statement("ROLLBACK TO one_job").execute()
+                    try database.statement("RELEASE one_job").execute()
+                    results.append(.failure(error))
+                }
+            }
+            return results
+        }
+    }
+
     public func insertInvalid(_ invalid: InvalidTaskFile, now: Int64) throws -> JobID {
         try write {
             if let key = invalid.sourceKey, let existing = try job(forSourceKey: key) { return existing.id }
@@ -157,9 +178,7 @@ public final class SQLiteStore: Store {
     public func jobs(state: JobState?, limit: Int?) throws -> [Job] {
         let limit = SQLValue.integer(Int64(limit ?? -1))
         do {
-            if let state {
-                return try database.statement(SQL.jobsInStateNewestFirst).rows([.text(state.rawValue), limit], decodeJob)
-            }
+            if let state { return try database.statement(SQL.jobsNewestFirst(in: state)).rows([limit], decodeJob) }
             return try database.statement(SQL.jobsNewestFirst).rows([limit], decodeJob)
         } catch {
             throw StoreError.from(error, path: database.path)
@@ -194,11 +213,10 @@ public final class SQLiteStore: Store {
     }
 
     public func counts() throws -> [JobState: Int] {
-        var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
-        for (state, count) in try database.statement(SQL.counts).rows([], { ($0.text(0), $0.int(1)) }) {
-            if let state = JobState(rawValue: state) { counts[state] = count }
-        }
-        return counts
+        let (total, queued, running, failed) = try database.statement(SQL.counts).firstRow([]) {
+            ($0.int(0), $0.int(1), $0.int(2), $0.int(3))
+        } ?? (0, 0, 0, 0)
+        return [.queued: queued, .running: running, .failed: failed, .done: total - queued - running - failed]
     }
 
     /// An environment row's variables, decoded once per connection.

@@ -15,6 +15,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case unsafeSpool(path: String, problem: String)
     /// Another daemon holds the home's lock.
     case daemonRunning(home: String, pid: Int32?)
+    /// The daemon took a job over its socket and then did not answer.
+    case daemonNoAnswer(home: String)
     case unknownJob(JobID)
     /// The job is not in a state the operation accepts.
     case wrongState(JobID, JobState, String)
@@ -42,6 +44,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .daemonRunning(let home, let pid):
             return "a daemon is already running for \(home)" + (pid.map { " (pid \($0))" } ?? "")
                 + "; stop it with `jobq stop` or use another home"
+        case .daemonNoAnswer(let home):
+            return "the daemon of \(home) took the job but did not answer; it may or may not have been added: "
+                + "check `jobq list` before adding it again"
         case .unknownJob(let id):
             return "there is no job \(id); `jobq list` shows the jobs there are"
         case .wrongState(let id, let state, let wanted):

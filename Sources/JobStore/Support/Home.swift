@@ -12,11 +12,20 @@ public struct Home: Sendable, Equatable {
 
     /// Applies the lookup order above to an explicit `--home` and the process environment.
     public static func resolve(explicit: String?, environment: [String: String]) -> Home {
+        resolve(explicit: explicit) { environment[$0] }
+    }
+
+    static func resolve(explicit: String?, variable: (String) -> String?) -> Home {
         if let explicit, !explicit.isEmpty { return Home(path: absolute(explicit)) }
-        if let home = environment["JOBQ_HOME"], !home.isEmpty { return Home(path: absolute(home)) }
-        if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return Home(path: state + "/jobq") }
-        let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        if let home = variable("JOBQ_HOME"), !home.isEmpty { return Home(path: absolute(home)) }
+        if let state = variable("XDG_STATE_HOME"), state.hasPrefix("/") { return Home(path: state + "/jobq") }
+        let user = variable("HOME").flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         return Home(path: (user == "/" ? "" : user) + "/.local/state/jobq")
+    }
+
+    /// `resolve` with this process's environment (read with getenv: no dictionary to build).
+    public static func resolve(explicit: String?) -> Home {
+        resolve(explicit: explicit) { name in getenv(name).map { String(cString: $0) } }
     }
 
     public var databasePath: String { path + "/jobq.db" }
@@ -30,6 +39,8 @@ public struct Home: Sendable, Equatable {
     public var daemonLockPath: String { runDirectory + "/daemon.lock" }
     /// The daemon's wake-up FIFO: `jobq add` pokes it after its commit.
     public var wakePath: String { runDirectory + "/wake" }
+    /// Where the daemon takes jobs from `jobq add` (see AddWire).
+    public var socketPath: String { runDirectory + "/daemon.sock" }
     /// Held by the worker of slot N for as long as it lives.
     public func slotLockPath(_ slot: Int) -> String { runDirectory + "/slot-\(slot).lock" }
     /// Poked by `jobq cancel` to make slot N's worker check its job.
@@ -85,6 +96,7 @@ public func currentDirectory() -> String {
 
 /// Removes `.`, `..` and repeated slashes from an absolute path without touching the disk.
 public func normalize(_ path: String) -> String {
+    if isNormalized(path) { return path }
     var parts: [Substring] = []
     for part in path.split(separator: "/", omittingEmptySubsequences: true) {
         if part == "." { continue }
@@ -95,6 +107,26 @@ public func normalize(_ path: String) -> String {
         parts.append(part)
     }
     return "/" + parts.joined(separator: "/")
+}
+
+/// Whether `path` is absolute with no empty, `.` or `..` component and no trailing slash —
+/// true of any cwd from getcwd, so `normalize` leaves it as it is. (A byte scan: this runs in
+/// every `jobq add`.)
+func isNormalized(_ path: String) -> Bool {
+    let bytes = Array(path.utf8)
+    guard bytes.first == UInt8(ascii: "/") else { return false }
+    if bytes.count == 1 { return true }
+    var start = 1
+    for end in 1...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: "/") {
+        let component = bytes[start..<end]
+        if component.isEmpty || component.elementsEqual([UInt8(ascii: ".")])
+            || component.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
+        {
+            return false
+        }
+        start = end + 1
+    }
+    return true
 }
 
 /// strerror as a Swift string.

@@ -133,23 +133,36 @@ public struct JobOptions: Sendable, Equatable {
         return result
     }
 
-    /// Builds the job's spec. `environment` is the captured environment (`KEY=VALUE`); this options' entries
-    /// are laid over it (same key: the option's value, the later option winning), giving one entry per key,
-    /// sorted by key. `cwd` is the captured working directory; a relative `--cwd` is resolved against it.
+    /// Builds the job's spec. `environment` is the captured environment (`KEY=VALUE`), kept as it is when
+    /// there is no `--env`; otherwise the options' entries are laid over it (same key: the option's value,
+    /// the later option winning), giving one entry per key, sorted by key. `cwd` is the captured working directory; a relative `--cwd` is resolved against it.
     /// Paths are normalized lexically (`.`, `..`, repeated slashes), as the shell's `cd` does, without
     /// touching the file system.
     public func spec(payload: Payload, cwd: String, environment: [String], source: String? = nil) -> JobSpec {
-        var byKey: [String: String] = [:]
-        for entry in environment + self.environment {
-            let key = entry.firstIndex(of: "=").map { String(entry[..<$0]) } ?? entry
-            byKey[key] = entry
-        }
-        let merged = byKey.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map(\.value)
+        // Without --env the captured environment is used as it is (a process's environment has
+        // one entry per key already); merging is for when --env adds or overrides.
+        let merged = self.environment.isEmpty ? environment : Self.merged(environment + self.environment)
         let directory = self.cwd.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 } ?? cwd
         return JobSpec(
-            name: name, priority: priority ?? 0, payload: payload, cwd: Self.lexicallyNormalized(directory),
+            name: name, priority: priority ?? 0, payload: payload, cwd: normalize(directory),
             environment: merged, timeoutMilliseconds: timeoutMilliseconds, maxRetries: maxRetries ?? 0,
             after: after, runAfter: runAfter ?? 0, source: source)
+    }
+
+    /// One entry per key, the last one given winning, sorted by key. (No dictionary: this runs
+    /// in every `jobq add`, and sorting a few dozen entries by (key, position) is cheaper.)
+    static func merged(_ entries: [String]) -> [String] {
+        let keys = entries.map { entry in Array(entry.utf8.prefix { $0 != UInt8(ascii: "=") }) }
+        let ordered = entries.indices.sorted { a, b in
+            keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b])
+        }
+        var result: [String] = []
+        result.reserveCapacity(ordered.count)
+        for (position, index) in ordered.enumerated()
+        where position + 1 == ordered.count || keys[ordered[position + 1]] != keys[index] {
+            result.append(entries[index])
+        }
+        return result
     }
 
     private mutating func setRunAfter(_ time: Int64, by flag: String) throws(InputError) {
@@ -205,15 +218,4 @@ public struct JobOptions: Sendable, Equatable {
     private static func isLetter(_ byte: UInt8) -> Bool { (65...90).contains(byte) || (97...122).contains(byte) }
 
     /// Removes `.`, `..` and repeated slashes from an absolute path, without touching the disk.
-    private static func lexicallyNormalized(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") where part != "." {
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-            } else {
-                parts.append(part)
-            }
-        }
-        return "/" + parts.joined(separator: "/")
-    }
 }

@@ -94,59 +94,8 @@ struct Add: ParsableCommand {
     }
 
     func run() throws {
+        let what: AddRequest.What = stdin ? .standardInput : (command.isEmpty ? .taskFiles(files) : .command(command))
         let now = WallClock.now()
-        let options = try options(now: now)
-        let cwd = currentDirectory()
-        let environment = ProcessEnvironment.entries()
-        let specs: [JobSpec]
-        if stdin {
-            specs = try readStandardInput().map {
-                options.spec(payload: .command(["/bin/sh", "-c", $0]), cwd: cwd, environment: environment)
-            }
-            if specs.isEmpty { throw CommandFailure("standard input held no commands; nothing was added") }
-        } else if !command.isEmpty {
-            specs = [options.spec(payload: .command(command), cwd: cwd, environment: environment)]
-        } else {
-            specs = try files.map { try taskFileSpec($0, options: options, cwd: cwd, environment: environment, now: now) }
-        }
-        let ids = try global.openStore().insert(specs, now: now)
-        DaemonControl.poke(global.resolvedHome)
-        var terminal = Terminal()
-        if json {
-            terminal.print(JSON.object([("ids", .array(ids.map { .int($0.rawValue) }))]).serialized(pretty: false))
-        } else {
-            for id in ids { terminal.print(String(id.rawValue)) }
-        }
-        terminal.flush()
-    }
-
-    private func taskFileSpec(_ path: String, options: JobOptions, cwd: String, environment: [String], now: Int64)
-        throws -> JobSpec
-    {
-        let contents = try TaskFileReader.read(path).get()
-        let file = try TaskFileParser.parse(contents.bytes, file: path, now: now).get()
-        var merged = file.options.overridden(by: options)
-        if merged.name == nil { merged.name = String(path.split(separator: "/").last ?? Substring(path)) }
-        return merged.spec(payload: file.payload, cwd: cwd, environment: environment, source: Home.absolute(path))
-    }
-
-    /// Non-blank lines of stdin, except comments (`#…`).
-    private func readStandardInput() throws -> [String] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = read(STDIN_FILENO, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw CommandFailure("cannot read standard input: \(systemError(errno))") }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        if bytes.contains(0) { throw CommandFailure("standard input contains a NUL byte; nothing was added") }
-        return bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            let text = String(decoding: line, as: UTF8.self)
-            let trimmed = text.drop(while: { $0 == " " || $0 == "\t" })
-            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : text
-        }
+        try AddRequest(home: global.resolvedHome, options: try options(now: now), what: what, json: json).run(now: now)
     }
 }
-
