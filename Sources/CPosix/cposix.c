@@ -2,6 +2,7 @@
 #include "cposix.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
@@ -16,6 +17,24 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+
+static sigset_t ignored_signals;
+static int ignored_signals_known = 0;
+
+void jq_spawn_note_ignored_signals(void) {
+    sigemptyset(&ignored_signals);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction action;
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sigaction(sig, NULL, &action) == 0 && action.sa_handler == SIG_IGN) sigaddset(&ignored_signals, sig);
+    }
+    ignored_signals_known = 1;
+}
+
+void jq_malloc_keep_freed(int bytes) {
+    mallopt(M_TRIM_THRESHOLD, bytes);
+    mallopt(M_MMAP_THRESHOLD, bytes);
+}
 
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count) {
@@ -45,7 +64,7 @@ int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     sigdelset(&all, SIGSTOP);
     sigemptyset(&none);
     rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, ignored_signals_known ? &ignored_signals : &all);
     if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
     if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);

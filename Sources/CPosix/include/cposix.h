@@ -18,6 +18,17 @@
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count);
 
+/// Limits the signals jq_spawn resets to their default disposition to those this process
+/// ignores now (SIG_IGN is the only disposition exec keeps; handlers are reset by exec
+/// itself), instead of all 64 — one sigaction each in every child. Call it again whenever
+/// the process changes a disposition to or from SIG_IGN.
+void jq_spawn_note_ignored_signals(void);
+
+/// glibc's malloc gives freed memory back to the kernel eagerly (brk/munmap on every free of a
+/// large block), which a process that spawns thousands of jobs pays for over and over. Keep up
+/// to `bytes` of freed memory instead.
+void jq_malloc_keep_freed(int bytes);
+
 int jq_wifexited(int status);
 int jq_wexitstatus(int status);
 int jq_wifsignaled(int status);

@@ -12,6 +12,9 @@ public final class SignalChannel {
     public init(_ signals: [Int32]) throws(StoreError) {
         // Writing to a closed pipe must be an error (EPIPE), not the end of the process.
         signal(SIGPIPE, SIG_IGN)
+        // Jobs get every ignored signal back at its default (SIGPIPE above, and whatever our
+        // parent ignored, e.g. SIGHUP under nohup).
+        jq_spawn_note_ignored_signals()
         fd = signals.withUnsafeBufferPointer { jq_signalfd($0.baseAddress, Int32($0.count)) }
         guard fd >= 0 else { throw StoreError.cannotOpen(path: "signalfd", detail: systemError(errno)) }
     }
