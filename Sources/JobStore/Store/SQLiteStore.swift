@@ -57,17 +57,11 @@ public final class SQLiteStore: Store {
 
     public func insert(_ specs: [JobSpec], now: Int64) throws -> [JobID] {
         try write {
-            var environments: [[String]: Int64] = [:]
+            var lastEnvironment: (vars: [String], id: Int64)?
             var ids: [JobID] = []
             ids.reserveCapacity(specs.count)
             for spec in specs {
-                let environmentID: Int64
-                if let known = environments[spec.environment] {
-                    environmentID = known
-                } else {
-                    environmentID = try environmentRow(for: spec.environment)
-                    environments[spec.environment] = environmentID
-                }
+                let environmentID = try environmentRow(for: spec.environment, last: &lastEnvironment)
                 ids.append(try insertJob(spec, environmentID: environmentID, now: now))
             }
             return ids
@@ -78,11 +72,13 @@ public final class SQLiteStore: Store {
     /// (say, --after an unknown job) does not stop the others.
     public func insertEach(_ specs: [JobSpec], now: Int64) throws -> [Result<JobID, Error>] {
         try write {
+            var lastEnvironment: (vars: [String], id: Int64)?
             var results: [Result<JobID, Error>] = []
             for spec in specs {
                 try database.statement("SAVEPOINT one_job").execute()
                 do {
-                    let id = try insertJob(spec, environmentID: try environmentRow(for: spec.environment), now: now)
+                    let environmentID = try environmentRow(for: spec.environment, last: &lastEnvironment)
+                    let id = try insertJob(spec, environmentID: environmentID, now: now)
                     try database.statement("RELEASE one_job").execute()
                     results.append(.success(id))
                 } catch {
@@ -98,7 +94,8 @@ public final class SQLiteStore: Store {
     public func insertInvalid(_ invalid: InvalidTaskFile, now: Int64) throws -> JobID {
         try write {
             if let key = invalid.sourceKey, let existing = try job(forSourceKey: key) { return existing.id }
-            let environmentID = try environmentRow(for: [])
+            var none: (vars: [String], id: Int64)?
+            let environmentID = try environmentRow(for: [], last: &none)
             try database.statement(SQL.insertJob).execute([
                 .text(invalid.name), .integer(0), .text(JobState.failed.rawValue),
                 .text(FailureReason.invalid.rawValue), .text("script"), .null, .text(invalid.text), .null, .null,
@@ -151,7 +148,16 @@ public final class SQLiteStore: Store {
         return id
     }
 
-    /// The row id of an environment, inserting it the first time it is seen.
+    /// The row id of an environment, inserting it the first time it is seen. `last` remembers
+    /// the previous answer: the jobs of one `add` share one environment array, and comparing
+    /// an array with itself costs nothing, unlike hashing it.
+    private func environmentRow(for environment: [String], last: inout (vars: [String], id: Int64)?) throws -> Int64 {
+        if let last, last.vars == environment { return last.id }
+        let id = try environmentRow(for: environment)
+        last = (environment, id)
+        return id
+    }
+
     private func environmentRow(for environment: [String]) throws -> Int64 {
         let vars = NulSeparated.encode(environment)
         let digest = NulSeparated.digest(vars)
