@@ -36,13 +36,27 @@ struct JobQ: ParsableCommand {
                 try add.run(now: now)
                 return
             }
-            var command = try parseAsRoot(movingGlobalOptions(arguments))
+            var command = try parse(movingGlobalOptions(arguments))
             try command.run()
         } catch let error as any ReadableError {
             fail(error.description)
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Parses with the subcommand as the root when the first word names one: the argument
+    /// parser then reflects over that command only, not all of them — a start-up cost every
+    /// `jobq` process pays. (Each subcommand's configuration names "jobq" as its super-command,
+    /// so usage and help read the same.) Anything else — no subcommand, `--help`, `help` —
+    /// goes through the whole tree.
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        if let name = arguments.first,
+            let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name })
+        {
+            return try subcommand.parseAsRoot(Array(arguments.dropFirst()))
+        }
+        return try parseAsRoot(arguments)
     }
 
     /// `jobq --home DIR add …` works like `jobq add --home DIR …`: the argument parser only

@@ -34,17 +34,10 @@ public struct Job: Sendable, Equatable {
     /// The name, or `#ID` for a job added without one.
     public var displayName: String { name ?? "#\(id)" }
 
-    /// "exit 3", "signal 9 (SIGKILL)", "lost", … — how the current attempt ended, for tables.
+    /// "exit 3", "signal 9", "lost", … — how the current attempt ended, for tables.
     public var resultSummary: String {
-        switch state {
-        case .queued: return runAfter > 0 ? "delayed" : ""
-        case .running: return pid.map { "pid \($0)" } ?? "starting"
-        case .done: return "exit 0"
-        case .failed:
-            if let signal { return "\(reason == .signal ? "" : "\(reason?.rawValue ?? "") ")signal \(signal)" }
-            if let exitCode { return reason == .exit ? "exit \(exitCode)" : "\(reason?.rawValue ?? "") exit \(exitCode)" }
-            return reason?.rawValue ?? "failed"
-        }
+        ResultText.describe(
+            state: state, reason: reason, exitCode: exitCode, signal: signal, pid: pid, runAfter: runAfter)
     }
 }
 

@@ -18,7 +18,10 @@ public enum Payload: Sendable, Equatable {
     /// A one-line summary for tables.
     public var summary: String {
         switch self {
-        case .command(let argv): return argv.map(shellQuoted).joined(separator: " ")
+        case .command(let argv):
+            var bytes: [UInt8] = []
+            CommandText.appendQuoted(argvBlob: NulSeparated.encode(argv), to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
         case .script(let body):
             let lines = body.split(separator: "\n", omittingEmptySubsequences: true)
             let firstCode = lines.first { !$0.hasPrefix("#") && !$0.allSatisfy(\.isWhitespace) }
@@ -69,17 +72,9 @@ public struct JobSpec: Sendable, Equatable {
 
 /// Quotes a word for display the way a POSIX shell would read it back.
 public func shellQuoted(_ word: String) -> String {
-    let safe = word.utf8.allSatisfy { byte in
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "-_./=:,+%@".utf8.contains(byte)
-        }
-    }
-    if safe && !word.isEmpty { return word }
-    return "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    var bytes: [UInt8] = []
+    CommandText.appendQuoted(word.utf8, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// 7 → "7", 0.5 → "0.5".

@@ -6,6 +6,17 @@ public enum JobState: String, CaseIterable, Sendable {
     case done
     case failed
 
+    /// From the schema's `state` column (which its CHECK keeps to these four): by first letter,
+    /// cheaper than matching whole strings when listing thousands.
+    init(text: String) {
+        switch text.utf8.first {
+        case UInt8(ascii: "q"): self = .queued
+        case UInt8(ascii: "r"): self = .running
+        case UInt8(ascii: "d"): self = .done
+        default: self = .failed
+        }
+    }
+
     /// True for the states a job ends in.
     public var isFinished: Bool { self == .done || self == .failed }
 }

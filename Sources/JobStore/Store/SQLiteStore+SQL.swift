@@ -24,13 +24,19 @@ enum SQL {
     static let job = "SELECT \(jobColumns) FROM jobs WHERE id = ?1"
     static let jobsNewestFirst = "SELECT \(jobColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
     /// Per state, so that each can use its partial index (a bound `state = ?` could not).
-    static func jobsNewestFirst(in state: JobState) -> String {
-        switch state {
-        case .queued: return "SELECT \(jobColumns) FROM jobs WHERE state = 'queued' ORDER BY id DESC LIMIT ?1"
-        case .running: return "SELECT \(jobColumns) FROM jobs WHERE state = 'running' ORDER BY id DESC LIMIT ?1"
-        case .done: return "SELECT \(jobColumns) FROM jobs WHERE state = 'done' ORDER BY id DESC LIMIT ?1"
-        case .failed: return "SELECT \(jobColumns) FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?1"
-        }
+    static func jobsNewestFirst(in state: JobState) -> String { newestFirst(jobColumns, in: state) }
+
+    /// The columns `decodeSummary` reads: what one line of `jobq list` shows.
+    static let summaryColumns = """
+        id, name, priority, state, reason, exit_code, signal, pid, run_after, enqueued_at, started_at, finished_at,
+        kind, coalesce(argv, script, message), seconds
+        """
+    static let summariesNewestFirst = "SELECT \(summaryColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
+    static func summariesNewestFirst(in state: JobState) -> String { newestFirst(summaryColumns, in: state) }
+
+    private static func newestFirst(_ columns: String, in state: JobState) -> String {
+        // The state is one of four constants, written into the text so the partial index applies.
+        "SELECT \(columns) FROM jobs WHERE state = '\(state.rawValue)' ORDER BY id DESC LIMIT ?1"
     }
     static let dependencies = "SELECT after_id FROM job_deps WHERE job_id = ?1 ORDER BY after_id"
     static let attempts = """

@@ -225,6 +225,25 @@ public final class SQLiteStore: Store {
         return [.queued: queued, .running: running, .failed: failed, .done: total - queued - running - failed]
     }
 
+    /// The lines of `jobq list`: jobs newest first, optionally of one state, as summaries.
+    public func summaries(state: JobState?, limit: Int?) throws -> [JobSummary] {
+        let sql = state.map(SQL.summariesNewestFirst(in:)) ?? SQL.summariesNewestFirst
+        do {
+            return try database.statement(sql).rows([.integer(Int64(limit ?? -1))]) { row in
+                JobSummary(
+                    id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2),
+                    state: JobState(text: row.text(3)), reason: row.optionalText(4).flatMap(FailureReason.init(rawValue:)),
+                    exitCode: row.optionalInt(5).map(Int32.init(truncatingIfNeeded:)),
+                    signal: row.optionalInt(6).map(Int32.init(truncatingIfNeeded:)),
+                    pid: row.optionalInt(7).map(Int32.init(truncatingIfNeeded:)), runAfter: row.int64(8),
+                    enqueuedAt: row.int64(9), startedAt: row.optionalInt64(10), finishedAt: row.optionalInt64(11),
+                    kind: JobSummary.Kind(row.text(12)), payload: row.blob(13), seconds: row.optionalDouble(14))
+            }
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
     /// An environment row's variables, decoded once per connection.
     func environment(id: Int64) throws -> [String] {
         if let cached = environmentCache[id] { return cached }
@@ -250,7 +269,7 @@ public final class SQLiteStore: Store {
         default: payload = .script(row.text(7))
         }
         return Job(
-            id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2), state: JobState(rawValue: row.text(3)) ?? .failed,
+            id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2), state: JobState(text: row.text(3)),
             reason: row.optionalText(4).flatMap(FailureReason.init(rawValue:)), payload: payload, cwd: row.text(10),
             environment: nil, source: row.optionalText(11), timeoutMilliseconds: row.optionalInt64(12),
             maxRetries: row.int(13), attempt: row.int(14), runAfter: row.int64(15), enqueuedAt: row.int64(16),

@@ -41,7 +41,29 @@ public enum TimeParser {
         var seconds = time_t(floorDivision(milliseconds, 1_000))
         var fields = tm()
         localtime_r(&seconds, &fields)
-        return date(fields) + " " + time(fields)
+        // Built in a byte buffer: a 10,000-job `list` formats 10,000 of these.
+        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: 19)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        let year = Int(fields.tm_year) + 1900
+        guard (0...9999).contains(year) else { return date(fields) + " " + time(fields) }
+        put(year, at: 0, width: 4)
+        bytes[4] = UInt8(ascii: "-")
+        put(Int(fields.tm_mon) + 1, at: 5, width: 2)
+        bytes[7] = UInt8(ascii: "-")
+        put(Int(fields.tm_mday), at: 8, width: 2)
+        bytes[10] = UInt8(ascii: " ")
+        put(Int(fields.tm_hour), at: 11, width: 2)
+        bytes[13] = UInt8(ascii: ":")
+        put(Int(fields.tm_min), at: 14, width: 2)
+        bytes[16] = UInt8(ascii: ":")
+        put(Int(fields.tm_sec), at: 17, width: 2)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `2026-11-29T01:32:53.123Z` (ISO 8601 in UTC), for JSON and logs.

@@ -5,6 +5,7 @@ import JobStore
 /// `jobq add`: enqueue a command, task files, or one shell command per stdin line.
 struct Add: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "add", _superCommandName: "jobq",
         abstract: "Put work on the queue; prints the new job id(s).",
         discussion: """
             Three forms:

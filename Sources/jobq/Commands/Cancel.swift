@@ -5,6 +5,7 @@ import JobStore
 /// `jobq cancel`: a queued job never runs; a running one is stopped by its worker.
 struct Cancel: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cancel", _superCommandName: "jobq",
         abstract: "Cancel jobs: a queued job never runs; a running one gets SIGTERM, then SIGKILL after a grace.",
         discussion: """
             A running job's whole process group gets SIGTERM; if it is still there after the daemon's

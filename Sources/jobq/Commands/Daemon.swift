@@ -5,7 +5,7 @@ import JobStore
 /// `jobq daemon`: run the queue in the foreground.
 struct DaemonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "daemon",
+        commandName: "daemon", _superCommandName: "jobq",
         abstract: "Run the queue in the foreground: start jobs, a few at a time, in priority order.",
         discussion: """
             Drop *.task files into the spool folder (HOME/spool, or --spool DIR) and they are queued,
@@ -58,7 +58,7 @@ struct DaemonCommand: ParsableCommand {
 /// `jobq worker`: one worker slot's supervisor. Started by the daemon, never by hand.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", abstract: "Internal: a worker slot's supervisor (started by the daemon).",
+        commandName: "worker", _superCommandName: "jobq", abstract: "Internal: a worker slot's supervisor (started by the daemon).",
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions

@@ -4,6 +4,7 @@ import JobStore
 /// `jobq errors`: failed jobs, newest first, with how they ended and their last stderr lines.
 struct Errors: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "errors", _superCommandName: "jobq",
         abstract: "List failed jobs, newest first: exit code or signal, reason, last lines of stderr.",
         discussion: """
             Reasons: exit (non-zero status), signal, timeout, cancelled, lost (its worker vanished),

@@ -4,6 +4,7 @@ import JobStore
 /// `jobq list`: the queue and its history, newest first.
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list", _superCommandName: "jobq",
         abstract: "List jobs, newest first.",
         discussion: """
             Examples:
@@ -28,30 +29,16 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
-        let jobs = try global.openStore().jobs(state: state, limit: limit)
-        JobListing.print(jobs, json: output.json)
-    }
-}
-
-extension JobState: ExpressibleByArgument {}
-
-/// Prints a list of jobs as a table or as a JSON array (shared by `list` and `errors`).
-enum JobListing {
-    static func print(_ jobs: [Job], json: Bool, extra: ((Job) -> [(String, JSON)])? = nil) {
+        let store = try global.openStore()
         var terminal = Terminal()
-        if json {
-            terminal.print(JSON.array(jobs.map { job in
-                guard let extra, case .object(let members) = JobPresentation.json(job) else {
-                    return JobPresentation.json(job)
-                }
-                return .object(members + extra(job))
-            }).serialized())
+        if output.json {
+            terminal.print(JSON.array(try store.jobs(state: state, limit: limit).map { JobPresentation.json($0) }).serialized())
         } else {
-            let now = WallClock.now()
-            var table = Table(JobPresentation.listHeaders)
-            for job in jobs { table.append(JobPresentation.listRow(job, now: now)) }
-            for line in table.render(width: Terminal.width) { terminal.print(line) }
+            ListTable(jobs: try store.summaries(state: state, limit: limit), now: WallClock.now())
+                .write(to: &terminal, width: Terminal.width)
         }
         terminal.flush()
     }
 }
+
+extension JobState: ExpressibleByArgument {}

@@ -5,6 +5,7 @@ import JobStore
 /// `jobq log ID`: a job's output, and with --follow, as it comes.
 struct Log: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "log", _superCommandName: "jobq",
         abstract: "Print a job's output (stdout, or stderr with --stderr).",
         discussion: """
             With --follow, keeps printing as the job writes, until it ends (waiting for it to start

@@ -4,6 +4,7 @@ import JobStore
 /// `jobq retry`: a failed job goes back in the queue as a new attempt.
 struct Retry: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "retry", _superCommandName: "jobq",
         abstract: "Put failed jobs back in the queue, each as a new attempt.",
         discussion: """
             The earlier attempt's outcome stays visible in `jobq show ID`.

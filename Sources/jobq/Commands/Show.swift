@@ -4,6 +4,7 @@ import JobStore
 /// `jobq show ID`: everything about one job.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show", _superCommandName: "jobq",
         abstract: "Show everything about one job.",
         discussion: """
             Examples:

@@ -4,6 +4,7 @@ import JobStore
 /// `jobq status`: whether the daemon is up, and counts per state.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status", _superCommandName: "jobq",
         abstract: "Show whether the daemon runs and how many jobs are in each state.",
         discussion: """
             Examples:

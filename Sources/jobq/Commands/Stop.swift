@@ -5,6 +5,7 @@ import JobStore
 /// `jobq stop`: stop the daemon now (running jobs go on under their workers), or drain it.
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop", _superCommandName: "jobq",
         abstract: "Stop the daemon; with --drain, after the running jobs are done.",
         discussion: """
             Without --drain the daemon exits at once; running jobs keep running under their workers,

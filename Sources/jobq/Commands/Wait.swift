@@ -5,6 +5,7 @@ import JobStore
 /// `jobq wait`: block until jobs end.
 struct Wait: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wait", _superCommandName: "jobq",
         abstract: "Wait until jobs end; exit non-zero if any failed.",
         discussion: """
             Without ids, waits for every job that is queued or running now. On a terminal it shows a

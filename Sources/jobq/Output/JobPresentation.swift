@@ -2,19 +2,14 @@ import JobStore
 
 /// How jobs look in tables and in `--json`. One place, so `list`, `errors` and `show` agree.
 enum JobPresentation {
-    static let listHeaders = ["ID", "STATE", "NAME", "PRI", "RESULT", "ENQUEUED", "RUNTIME", "COMMAND"]
-
-    static func listRow(_ job: Job, now: Int64) -> [String] {
-        [
-            String(job.id.rawValue), job.state.rawValue, job.displayName, String(job.priority), job.resultSummary,
-            TimeParser.formatLocal(milliseconds: job.enqueuedAt), runtime(job, now: now), job.payload.summary,
-        ]
-    }
-
     /// How long the current attempt ran (or has been running).
     static func runtime(_ job: Job, now: Int64) -> String {
-        guard let started = job.startedAt else { return "" }
-        let end = job.finishedAt ?? (job.state == .running ? now : started)
+        runtime(startedAt: job.startedAt, finishedAt: job.finishedAt, running: job.state == .running, now: now)
+    }
+
+    static func runtime(startedAt: Int64?, finishedAt: Int64?, running: Bool, now: Int64) -> String {
+        guard let started = startedAt else { return "" }
+        let end = finishedAt ?? (running ? now : started)
         return DurationParser.format(milliseconds: max(0, end - started))
     }
 

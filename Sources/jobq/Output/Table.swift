@@ -1,5 +1,8 @@
 /// A plain-text table: a header row and columns padded to their widest cell. The last column
 /// is cut to the terminal's width when there is one.
+///
+/// Widths count Unicode scalars (cheap, and right for the ASCII that job tables mostly hold);
+/// lines are built as bytes, since a `list` of 10,000 jobs renders 80,000 cells.
 struct Table {
     let headers: [String]
     private(set) var rows: [[String]] = []
@@ -9,25 +12,38 @@ struct Table {
     mutating func append(_ row: [String]) { rows.append(row) }
 
     func render(width: Int?) -> [String] {
-        var widths = headers.map(\.count)
+        var lines: [String] = []
+        render(width: width) { lines.append(String(decoding: $0, as: UTF8.self)) }
+        return lines
+    }
+
+    /// Calls `emit` with each line's bytes (no newline).
+    func render(width: Int?, emit: ([UInt8]) -> Void) {
+        var widths = headers.map(\.unicodeScalars.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count - 1 {
-                widths[index] = max(widths[index], cell.count)
+                widths[index] = max(widths[index], cell.unicodeScalars.count)
             }
         }
-        return ([headers] + rows).map { row in
-            var line = ""
+        var line: [UInt8] = []
+        for row in [headers] + rows {
+            line.removeAll(keepingCapacity: true)
+            var columns = 0
             for (index, cell) in row.enumerated() {
-                if index == row.count - 1 {
-                    line += cell
-                } else {
-                    line += cell + String(repeating: " ", count: widths[index] - cell.count + 2)
+                line.append(contentsOf: cell.utf8)
+                let cellWidth = cell.unicodeScalars.count
+                columns += cellWidth
+                if index < row.count - 1 {
+                    let padding = widths[index] - cellWidth + 2
+                    line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
+                    columns += padding
                 }
             }
-            if let width, line.count > width, width > 1 {
-                line = String(line.prefix(width - 1)) + "…"
+            if let width, columns > width, width > 1 {
+                let text = String(decoding: line, as: UTF8.self)
+                line = Array((String(text.unicodeScalars.prefix(width - 1)) + "…").utf8)
             }
-            return line
+            emit(line)
         }
     }
 }

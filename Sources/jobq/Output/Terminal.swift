@@ -13,6 +13,13 @@ struct Terminal {
         if buffer.count > 1 << 16 { flush() }
     }
 
+    /// A line given as bytes.
+    mutating func print(bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count > 1 << 16 { flush() }
+    }
+
     mutating func flush() {
         writeAll(buffer, to: STDOUT_FILENO)
         buffer.removeAll(keepingCapacity: true)
