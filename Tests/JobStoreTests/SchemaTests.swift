@@ -79,5 +79,12 @@ import TestSupport
         let failed = try plan("SELECT id FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT 50")
         #expect(failed.contains("jobs_failed"))
         #expect(!failed.contains("TEMP B-TREE"))
+        // Listing one state walks that state's partial index, not the whole history.
+        for (state, index) in [(JobState.queued, "jobs_ready"), (.running, "jobs_running"), (.failed, "jobs_failed")] {
+            #expect(try plan(SQL.jobsNewestFirst(in: state)).contains(index), "\(state)")
+            #expect(try plan(SQL.summariesNewestFirst(in: state)).contains(index), "\(state)")
+        }
+        #expect(try plan(SQL.nextDue).contains("jobs_due"))
+        #expect(try plan(SQL.runningCount).contains("jobs_running"))
     }
 }

@@ -34,9 +34,18 @@ enum SQL {
     static let summariesNewestFirst = "SELECT \(summaryColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
     static func summariesNewestFirst(in state: JobState) -> String { newestFirst(summaryColumns, in: state) }
 
+    /// The state is one of four constants, written into the text so that its partial index
+    /// applies — and is forced: left alone, SQLite walks every id newest first looking for the
+    /// few queued jobs of a long history.
     private static func newestFirst(_ columns: String, in state: JobState) -> String {
-        // The state is one of four constants, written into the text so the partial index applies.
-        "SELECT \(columns) FROM jobs WHERE state = '\(state.rawValue)' ORDER BY id DESC LIMIT ?1"
+        let index: String
+        switch state {
+        case .queued: index = " INDEXED BY jobs_ready"
+        case .running: index = " INDEXED BY jobs_running"
+        case .failed: index = " INDEXED BY jobs_failed"
+        case .done: index = ""  // most of a history: newest first by id is the right walk
+        }
+        return "SELECT \(columns) FROM jobs\(index) WHERE state = '\(state.rawValue)' ORDER BY id DESC LIMIT ?1"
     }
     static let dependencies = "SELECT after_id FROM job_deps WHERE job_id = ?1 ORDER BY after_id"
     static let attempts = """
