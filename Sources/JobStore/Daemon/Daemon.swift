@@ -144,12 +144,20 @@ public final class Daemon {
         guard let server = addServer else { return }
         let requests = server.read(ready: ready)
         guard !requests.isEmpty else { return }
-        let results: [Result<JobID, Error>]
+        // Idle workers get a job claimed for them in the same transaction: they start it at once,
+        // without a commit (and an fsync) of their own between the add and the job's start.
+        let idle = draining ? [] : workers.keys.sorted()
+        let request = ClaimRequest(
+            limit: 1, worker: 0, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
+        var results: [Result<JobID, Error>]
+        var assigned: [Int] = []
         do {
-            results = try store.insertEach(requests.map(\.spec), now: WallClock.now())
+            (results, assigned) = try store.insertEach(
+                requests.map(\.spec), assigning: idle, claim: request, now: WallClock.now())
         } catch {
             results = requests.map { _ in .failure(error) }
         }
+        for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
         for (request, result) in zip(requests, results) { server.answer(request.fd, result) }
         refreshTimers()
         wakeWorkers()

@@ -3,15 +3,17 @@
 extension SQLiteStore {
     public func claim(_ request: ClaimRequest, now: Int64) throws -> [Job] {
         guard request.limit > 0 else { return [] }
+        return try write { try claimInTransaction(request, now: now) }
+    }
+
+    /// The claim statement, in claim order (RETURNING gives none).
+    func claimInTransaction(_ request: ClaimRequest, now: Int64) throws -> [Job] {
         let cap = Int64(request.maxRunning ?? Int(Int32.max))
-        let jobs = try write {
-            try database.statement(SQL.claim).rows(
-                [.integer(Int64(request.limit)), .integer(now), .integer(cap), .integer(Int64(request.worker)),
-                 .text(request.logDirectory)],
-                decodeJobWithEnvironment)
-        }
-        // RETURNING gives no order; hand them out in claim order.
-        return jobs.sorted(by: claimOrder)
+        return try database.statement(SQL.claim).rows(
+            [.integer(Int64(request.limit)), .integer(now), .integer(cap), .integer(Int64(request.worker)),
+             .text(request.logDirectory)],
+            decodeJobWithEnvironment
+        ).sorted(by: claimOrder)
     }
 
     public func recordStart(of id: JobID, attempt: Int, pid: Int32, pidStart: Int64?) throws -> Bool {
@@ -90,12 +92,12 @@ public func claimOrder(_ a: Job, _ b: Job) -> Bool {
 /// What the daemon, its workers and `jobq cancel` need beyond the basic transitions.
 extension SQLiteStore {
     /// A worker's step between two jobs, in one transaction (one fsync): record how the last
-    /// attempt ended, then claim the next jobs.
+    /// attempt ended, then take the next job — the one the daemon already claimed for this
+    /// worker (see `insertEach(_:assigning:)`), else a newly claimed one.
     public func finishAndClaim(
         finishing: (id: JobID, attempt: Int, end: JobEnd)?, claiming request: ClaimRequest?, now: Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
-        let cap = Int64(request?.maxRunning ?? Int(Int32.max))
-        let (result, unblocks, claimed) = try write { () throws -> (FinishResult?, Bool, [Job]) in
+        try write { () throws -> (FinishResult?, Bool, [Job]) in
             var result: FinishResult?
             var unblocks = false
             if let finishing {
@@ -108,14 +110,15 @@ extension SQLiteStore {
             }
             var claimed: [Job] = []
             if let request, request.limit > 0 {
-                claimed = try database.statement(SQL.claim).rows(
-                    [.integer(Int64(request.limit)), .integer(now), .integer(cap), .integer(Int64(request.worker)),
-                     .text(request.logDirectory)],
-                    decodeJobWithEnvironment)
+                // The worker has ended its own job, so a running job in its slot is one the
+                // daemon claimed for it.
+                claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
+                    try decodeJobWithEnvironment($0)
+                }
+                if claimed.isEmpty { claimed = try claimInTransaction(request, now: now) }
             }
             return (result, unblocks, claimed)
         }
-        return (result, unblocks, claimed.sorted(by: claimOrder))
     }
 
     /// How many jobs are running (through the partial index of running jobs).

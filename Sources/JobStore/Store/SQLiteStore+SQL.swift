@@ -121,6 +121,9 @@ enum SQL {
 
     static let hasDependents = "SELECT EXISTS (SELECT 1 FROM job_deps WHERE after_id = ?1)"
 
+    static let runningInSlot = "SELECT \(jobColumns) FROM jobs WHERE state = 'running' AND worker = ?1"
+    static let busySlots = "SELECT DISTINCT worker FROM jobs WHERE state = 'running'"
+
     static let runningCount = "SELECT count(*) FROM jobs WHERE state = 'running'"
 
     static let runningJobs = "SELECT \(jobColumns) FROM jobs WHERE state = 'running' ORDER BY id"

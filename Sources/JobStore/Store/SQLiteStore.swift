@@ -69,26 +69,47 @@ public final class SQLiteStore: Store {
     }
 
     /// Enqueues jobs in one transaction (one fsync), each on its own: one that is refused
-    /// (say, --after an unknown job) does not stop the others.
-    public func insertEach(_ specs: [JobSpec], now: Int64) throws -> [Result<JobID, Error>] {
+    /// (say, --after an unknown job) does not stop the others. Then, in the same transaction,
+    /// claims a ready job for each of the `assigning` worker slots that is idle (runs nothing),
+    /// so that those workers can start at once, without a transaction of their own; it
+    /// returns which slots got one.
+    public func insertEach(_ specs: [JobSpec], assigning slots: [Int] = [], claim request: ClaimRequest? = nil, now: Int64)
+        throws -> (results: [Result<JobID, Error>], assigned: [Int])
+    {
         try write {
-            var lastEnvironment: (vars: [String], id: Int64)?
-            var results: [Result<JobID, Error>] = []
-            for spec in specs {
-                try database.statement("SAVEPOINT one_job").execute()
-                do {
-                    let environmentID = try environmentRow(for: spec.environment, last: &lastEnvironment)
-                    let id = try insertJob(spec, environmentID: environmentID, now: now)
-                    try database.statement("RELEASE one_job").execute()
-                    results.append(.success(id))
-                } catch {
-                    try database.statement("ROLLBACK TO one_job").execute()
-                    try database.statement("RELEASE one_job").execute()
-                    results.append(.failure(error))
+            let results = try insertEachInTransaction(specs, now: now)
+            var assigned: [Int] = []
+            if let request, !slots.isEmpty {
+                let busy = Set(try database.statement(SQL.busySlots).rows([]) { $0.int(0) })
+                for slot in slots where !busy.contains(slot) {
+                    var forSlot = request
+                    forSlot.worker = slot
+                    forSlot.limit = 1
+                    if try claimInTransaction(forSlot, now: now).isEmpty { break }
+                    assigned.append(slot)
                 }
             }
-            return results
+            return (results, assigned)
         }
+    }
+
+    private func insertEachInTransaction(_ specs: [JobSpec], now: Int64) throws -> [Result<JobID, Error>] {
+        var lastEnvironment: (vars: [String], id: Int64)?
+        var results: [Result<JobID, Error>] = []
+        for spec in specs {
+            try database.statement("SAVEPOINT one_job").execute()
+            do {
+                let environmentID = try environmentRow(for: spec.environment, last: &lastEnvironment)
+                let id = try insertJob(spec, environmentID: environmentID, now: now)
+                try database.statement("RELEASE one_job").execute()
+                results.append(.success(id))
+            } catch {
+                try database.statement("ROLLBACK TO one_job").execute()
+                try database.statement("RELEASE one_job").execute()
+                results.append(.failure(error))
+            }
+        }
+        return results
     }
 
     public func insertInvalid(_ invalid: InvalidTaskFile, now: Int64) throws -> JobID {
