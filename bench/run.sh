@@ -217,6 +217,11 @@ mem_of() {
 jobq_start() { # HOME
     JQ_HOME=$1
     mkdir -p "$(dirname "$JQ_HOME")"
+    # Create the home's database first, alone: jobq (at the time of writing) can fail with
+    # "database is locked" (PRAGMA journal_mode = WAL) or "a SQLite database that jobq did not
+    # create" when two of its processes open a brand-new home at once, as the daemon and the
+    # readiness poll below would. See bench/README.md, "Things seen".
+    "$JOBQ" --home "$JQ_HOME" status >/dev/null
     "$JOBQ" --home "$JQ_HOME" daemon --workers "$SLOTS" 2>"$JQ_HOME.log" &
     JQ_PID=$!
     wait_until 15 "jobq daemon in $JQ_HOME" jobq_running_is true

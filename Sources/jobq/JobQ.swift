@@ -22,7 +22,7 @@ struct JobQ: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Add.self, DaemonCommand.self, List.self, Errors.self, Show.self, Log.self, Cancel.self, Retry.self,
-            Wait.self, Status.self, Stop.self, WorkerCommand.self,
+            Wait.self, Clean.self, Status.self, Stop.self, WorkerCommand.self,
         ]
     )
 

@@ -116,3 +116,40 @@ import TestSupport
         #expect(try store.job(unrelated)?.state == .queued)
     }
 }
+
+@Suite struct PruneTests {
+    let folder = TemporaryDirectory("prune")
+
+    @Test func pruneRemovesOldFinishedJobsButNeverTheNewestOrUnfinished() throws {
+        let store = try SQLiteStore(path: folder.file("jobq.db"))
+        let log = folder.write("old.out", "x")
+        // Claimed in this order: old done, old failed (with an earlier attempt), recent done, newest done.
+        let oldDone = try store.insert([TestJobs.command(["a"], priority: 9)], now: 1)[0]
+        let oldFailed = try store.insert([TestJobs.command(["b"], priority: 8, retries: 1)], now: 1)[0]
+        let recent = try store.insert([TestJobs.command(["c"], priority: 7)], now: 1)[0]
+        let queued = try store.insert([TestJobs.command(["d"], priority: 0)], now: 1)[0]
+        let newest = try store.insert([TestJobs.command(["e"], priority: 6)], now: 1)[0]
+        func runNext(_ end: JobEnd, at time: Int64) throws -> Job {
+            let job = try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: 2).first)
+            _ = try store.finish(job.id, attempt: job.attempt, end: end, now: time)
+            return job
+        }
+        #expect(try runNext(.finished(.exited(0)), at: 100).id == oldDone)
+        try store.database.statement("UPDATE jobs SET stdout_path = ?1 WHERE id = ?2").execute([
+            .text(log), .integer(oldDone.rawValue),
+        ])
+        #expect(try runNext(.finished(.exited(1)), at: 100).id == oldFailed)  // retried…
+        #expect(try runNext(.finished(.exited(1)), at: 100).id == oldFailed)  // …and failed for good
+        #expect(try runNext(.finished(.exited(0)), at: 5_000).id == recent)
+        #expect(try runNext(.finished(.exited(0)), at: 100).id == newest)
+
+        let (count, files) = try store.pruneFinished(finishedBy: 1_000)
+        #expect(count == 2)
+        #expect(files.contains(log))
+        #expect(files.contains { $0.hasSuffix("\(oldFailed).1.out") })  // the earlier attempt's log too
+        #expect(try store.jobs(state: nil, limit: nil).map(\.id) == [newest, queued, recent])
+        #expect(try store.database.integer("SELECT count(*) FROM attempts") == 0)
+        // A new job never gets a pruned id.
+        #expect(try store.insert([TestJobs.command(["f"])], now: 9)[0].rawValue == newest.rawValue + 1)
+    }
+}

@@ -85,6 +85,16 @@ import TestSupport
         #expect(jobq("show", "#1").status == 0)
     }
 
+    @Test func cleanRemovesFinishedJobsOnly() throws {
+        _ = jobq("add", "--", "true")
+        _ = jobq("add", "--", "true")
+        let clean = jobq("clean")
+        #expect(clean.status == 0)
+        #expect(clean.stdout == "removed 0 finished jobs\n")
+        #expect(jobq("list", "--json").stdout.contains("\"id\": 2"))
+        #expect(jobq("clean", "--older-than", "soon").status == 64)
+    }
+
     @Test func errorsListsFailedJobsOnly() throws {
         _ = jobq("add", "--", "true")
         let errors = jobq("errors", "--json")
@@ -175,7 +185,7 @@ import TestSupport
     }
 
     @Test func everyCommandHasHelpWithAnExample() throws {
-        for command in ["add", "list", "errors", "show", "status"] {
+        for command in ["add", "daemon", "list", "errors", "show", "log", "cancel", "retry", "wait", "clean", "status", "stop"] {
             let help = JobQProcess.run([command, "--help"], home: nil)
             #expect(help.status == 0, "\(command) --help")
             #expect(help.stdout.contains("Example"), "\(command) --help has no example")

@@ -174,3 +174,31 @@ extension SQLiteStore {
         try database.statement(SQL.nextDue).firstRow([.integer(now)]) { $0.optionalInt64(0) } ?? nil
     }
 }
+
+/// `jobq clean`: removing finished history.
+extension SQLiteStore {
+    /// Removes done and failed jobs that finished by `cutoff` (ms since the epoch), with
+    /// their earlier attempts, in batches of `batch` jobs (so the write lock is never held long),
+    /// and returns how many went and the log files they leave to delete. The newest job is
+    /// always kept: ids come from the highest one, so keeping it means no id is ever reused.
+    public func pruneFinished(finishedBy cutoff: Int64, batch: Int = 5_000) throws -> (count: Int, logFiles: [String]) {
+        var count = 0
+        var logFiles: [String] = []
+        while true {
+            let removed = try write { () throws -> Int in
+                let rows = try database.statement(SQL.prunable).rows([.integer(cutoff), .integer(Int64(batch))]) { row in
+                    (id: row.int64(0), paths: [row.optionalText(1), row.optionalText(2)].compactMap { $0 }
+                        + (row.optionalText(3).map { $0.split(separator: "\u{0}").map(String.init) } ?? []))
+                }
+                for row in rows {
+                    try database.statement(SQL.deleteJob).execute([.integer(row.id)])
+                    logFiles += row.paths.filter { !$0.isEmpty }
+                }
+                if rows.count < batch { try database.statement(SQL.deleteUnusedEnvironments).execute() }
+                return rows.count
+            }
+            count += removed
+            if removed < batch { return (count, logFiles) }
+        }
+    }
+}

@@ -156,4 +156,19 @@ enum SQL {
         """
 
     static let unfinishedIDs = "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
+
+    /// A batch of finished jobs to prune (never the newest job, so ids are never reused), with
+    /// the log files of all their attempts.
+    static let prunable = """
+        SELECT j.id, j.stdout_path, j.stderr_path,
+               (SELECT group_concat(coalesce(a.stdout_path, '') || char(0) || coalesce(a.stderr_path, ''), char(0))
+                FROM attempts AS a WHERE a.job_id = j.id)
+        FROM jobs AS j
+        WHERE j.state IN ('done', 'failed') AND j.finished_at <= ?1 AND j.id < (SELECT max(id) FROM jobs)
+        ORDER BY j.id LIMIT ?2
+        """
+    static let deleteJob = "DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed')"
+    static let deleteUnusedEnvironments = """
+        DELETE FROM environments WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.env_id = environments.id)
+        """
 }
