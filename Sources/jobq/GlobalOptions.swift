@@ -17,3 +17,13 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON (a stable shape, for scripts) instead of a table.")
     var json = false
 }
+
+/// A duration option's value (`90s`, `10m`, `1h30m`) in milliseconds; a bad one is a usage
+/// error that says what a duration looks like.
+func parseDuration(_ text: String) throws -> Int64 {
+    do {
+        return try DurationParser.milliseconds(text)
+    } catch {
+        throw ValidationError(error.description)
+    }
+}

@@ -21,17 +21,12 @@ struct Clean: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Only jobs that finished longer ago than DUR.", valueName: "DUR"))
-    var olderThan: String?
-
-    func validate() throws {
-        if let olderThan {
-            do { _ = try DurationParser.milliseconds(olderThan) } catch { throw ValidationError("--older-than: \(error)") }
-        }
-    }
+    @Option(help: ArgumentHelp("Only jobs that finished longer ago than DUR.", valueName: "DUR"),
+            transform: parseDuration)
+    var olderThan: Int64 = 0
 
     func run() throws {
-        let age = try olderThan.map { try DurationParser.milliseconds($0) } ?? 0
+        let age = olderThan
         let store = try global.openStore()
         let (count, logFiles) = try store.pruneFinished(finishedBy: WallClock.now() - age)
         // The rows are gone (committed); now their files. A file already gone is fine.

@@ -30,17 +30,13 @@ struct DaemonCommand: ParsableCommand {
     var workers: Int?
     @Option(help: ArgumentHelp("The folder to take *.task files from (default HOME/spool).", valueName: "DIR"))
     var spool: String?
-    @Option(help: ArgumentHelp("Between SIGTERM and SIGKILL when stopping a job (default 10s).", valueName: "DUR"))
-    var killGrace: String = "10s"
+    @Option(help: ArgumentHelp("Between SIGTERM and SIGKILL when stopping a job (default 10s).", valueName: "DUR"),
+            transform: parseDuration)
+    var killGrace: Int64 = 10_000
 
     func validate() throws {
         if let workers, !(1...1024).contains(workers) {
             throw ValidationError("--workers needs a whole number from 1 to 1024, not \(workers)")
-        }
-        do {
-            _ = try DurationParser.milliseconds(killGrace)
-        } catch {
-            throw ValidationError("--kill-grace: \(error)")
         }
     }
 
@@ -50,7 +46,7 @@ struct DaemonCommand: ParsableCommand {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let daemon = try Daemon(configuration: Daemon.Configuration(
             home: home, workers: workers ?? max(1, cores), spool: spool.map(Home.absolute) ?? home.spoolDirectory,
-            killGraceMilliseconds: try DurationParser.milliseconds(killGrace), executable: Spawn.currentExecutable()))
+            killGraceMilliseconds: killGrace, executable: Spawn.currentExecutable()))
         throw ExitCode(try daemon.run())
     }
 }

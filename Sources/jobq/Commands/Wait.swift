@@ -25,14 +25,8 @@ struct Wait: ParsableCommand {
 
     @Argument(help: ArgumentHelp("The jobs to wait for (default: all queued or running now).", valueName: "ID"))
     var ids: [JobID] = []
-    @Option(help: ArgumentHelp("Give up after DUR (exit 3).", valueName: "DUR"))
-    var timeout: String?
-
-    func validate() throws {
-        if let timeout {
-            do { _ = try DurationParser.milliseconds(timeout) } catch { throw ValidationError("--timeout: \(error)") }
-        }
-    }
+    @Option(help: ArgumentHelp("Give up after DUR (exit 3).", valueName: "DUR"), transform: parseDuration)
+    var timeout: Int64?
 
     func run() throws {
         let home = global.resolvedHome
@@ -40,7 +34,7 @@ struct Wait: ParsableCommand {
         // Every commit changes the database's WAL: its events say when to look again.
         let watcher = try DirectoryWatcher(directory: home.path, events: DirectoryWatcher.changes)
         let waiting = ids.isEmpty ? try store.unfinishedJobIDs() : ids
-        let deadline = try timeout.map { WallClock.monotonic() + (try DurationParser.milliseconds($0)) }
+        let deadline = timeout.map { WallClock.monotonic() + $0 }
         let showProgress = isatty(STDERR_FILENO) == 1
         let distinct = Set(waiting).count
         while true {
