@@ -183,7 +183,7 @@ public final class Daemon {
     private func takeOver(_ slot: Int) throws {
         let slotLock = try LockFile(path: configuration.home.slotLockPath(slot))
         guard slotLock.tryLock() else { return watchHolder(of: slot, lock: slotLock) }
-        let settled = try reconciler.settleJobs(ofDeadSlot: slot, now: WallClock.now())
+        let settled = try reconciler.settleJobs(ofDeadSlot: slot, lock: slotLock, now: WallClock.now())
         if settled > 0 { wakeWorkers() }
         if slot < configuration.workers && !draining { startWorker(slot, lock: slotLock) }
     }

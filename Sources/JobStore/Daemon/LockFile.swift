@@ -39,16 +39,41 @@ public final class LockFile {
     /// Whether another open file holds the lock (the holder is alive).
     public var isHeldByOther: Bool { jq_lock_is_held(fd) == 1 }
 
-    /// Writes `pid` as the file's content (after taking the lock).
+    /// Writes `pid` as the file's first line (after taking the lock).
     public func recordHolder(_ pid: pid_t) {
         let text = Array("\(pid)\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
+    /// A worker's slot file also says which job's process it runs: `job ID ATTEMPT PID START`
+    /// on a fixed-width second line, rewritten in place at every start (one pwrite, no fsync:
+    /// it only needs to outlive the worker, not the machine).
+    public func recordJob(_ id: JobID, attempt: Int, process: ProcessIdentity) {
+        var line = "job \(id) \(attempt) \(process.pid) \(process.startTime)"
+        line += String(repeating: " ", count: max(0, Self.jobLineWidth - 1 - line.utf8.count)) + "\n"
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.jobLineOffset)) }
+    }
+
+    /// The job process the slot file names, if it names one.
+    public func recordedJob() -> (id: JobID, attempt: Int, process: ProcessIdentity)? {
+        var buffer = [UInt8](repeating: 0, count: Self.jobLineWidth)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(Self.jobLineOffset)) }
+        guard n > 0 else { return nil }
+        let words = String(decoding: buffer[0..<n], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard words.count == 5, words[0] == "job", let id = Int64(words[1]), let attempt = Int(words[2]),
+            let pid = pid_t(words[3]), let start = Int64(words[4])
+        else { return nil }
+        return (JobID(id), attempt, ProcessIdentity(pid: pid, startTime: start))
+    }
+
+    static let jobLineOffset = 32
+    static let jobLineWidth = 96
+
     /// The PID the holder wrote, if any.
     public func holderPID() -> pid_t? {
-        var buffer = [UInt8](repeating: 0, count: 32)
+        var buffer = [UInt8](repeating: 0, count: Self.jobLineOffset)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
         let text = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").first ?? ""

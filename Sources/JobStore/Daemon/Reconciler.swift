@@ -18,11 +18,20 @@ public struct Reconciler {
         self.home = home
     }
 
-    /// Settles the running jobs owned by `slot`, whose lock the caller now holds.
+    /// Settles the running jobs owned by `slot`, whose lock the caller now holds (`lock`: its
+    /// file also names the process of the job the worker ran last).
     @discardableResult
-    public func settleJobs(ofDeadSlot slot: Int, now: Int64) throws -> Int {
+    public func settleJobs(ofDeadSlot slot: Int, lock: LockFile?, now: Int64) throws -> Int {
         let orphans = try store.runningJobs().filter { $0.worker == slot }
-        for job in orphans { try settle(job, why: "its worker (slot \(slot)) vanished without recording how it ended", now: now) }
+        let recorded = lock?.recordedJob()
+        for var job in orphans {
+            // A job that died young may have its PID in the slot file only.
+            if job.pid == nil, let recorded, recorded.id == job.id, recorded.attempt == job.attempt {
+                job.pid = recorded.process.pid
+                job.pidStart = recorded.process.startTime
+            }
+            try settle(job, why: "its worker (slot \(slot)) vanished without recording how it ended", now: now)
+        }
         return orphans.count
     }
 

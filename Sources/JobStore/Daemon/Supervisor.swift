@@ -36,12 +36,19 @@ public final class Supervisor {
     struct Running {
         var job: Job
         var pid: pid_t
+        var process: ProcessIdentity?
         var started: Int64
         var deadline: Int64?
         var stopping: StopCause?
         var killAt: Int64?
         var scriptPath: String?
+        /// When to write the PID to the database, if the job still runs then (see `start`).
+        var recordPIDAt: Int64?
     }
+
+    /// A job that ends sooner than this has its PID written with its outcome, saving a
+    /// transaction per short job; a longer one gets it written after this long.
+    static let pidRecordDelay: Int64 = 20
 
     let configuration: Configuration
     let store: SQLiteStore
@@ -53,7 +60,7 @@ public final class Supervisor {
     /// Commands from the daemon ('w' work may be ready, 'd' drain); EOF when it is gone.
     var daemonPipe: Int32
     var running: Running?
-    var pendingEnd: (id: JobID, attempt: Int, end: JobEnd)?
+    var pendingEnd: AttemptEnd?
     var wakePending = true
     var draining = false
     /// After a failed write (disk full, …): when to try again, and the next pause.
@@ -121,7 +128,7 @@ public final class Supervisor {
                 logs.keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath)
             }
             logger.warning("job \(job.id) could not start: \(text)")
-            pendingEnd = (job.id, attempt, .spawnFailed(text))
+            pendingEnd = AttemptEnd(id: job.id, attempt: attempt, end: .spawnFailed(text))
         }
         let stdout: Int32
         let stderr: Int32
@@ -146,14 +153,13 @@ public final class Supervisor {
             fail(text, stderr: stderr)
         case .started(let pid):
             let now = WallClock.monotonic()
+            let process = ProcessIdentity.current(pid)
+            // At once, in the slot's lock file (no transaction): whoever settles this slot after
+            // a crash finds the job's process there even before its PID reaches the database.
+            if let process { slotLock.recordJob(job.id, attempt: attempt, process: process) }
             running = Running(
-                job: job, pid: pid, started: now, deadline: job.timeoutMilliseconds.map { now + $0 }, stopping: nil,
-                killAt: nil, scriptPath: scriptPath)
-            do {
-                _ = try store.recordStart(of: job.id, attempt: attempt, pid: pid, pidStart: ProcessIdentity.startTime(of: pid))
-            } catch {
-                logger.error("cannot record the pid of job \(job.id): \(error)")
-            }
+                job: job, pid: pid, process: process, started: now, deadline: job.timeoutMilliseconds.map { now + $0 },
+                stopping: nil, killAt: nil, scriptPath: scriptPath, recordPIDAt: now + Self.pidRecordDelay)
             logger.info("job \(job.id) started: pid \(pid), worker \(configuration.slot), \(job.displayName)")
         }
     }
@@ -181,7 +187,7 @@ public final class Supervisor {
         logs.keep(stdoutPath: running.job.stdoutPath, stderrPath: running.job.stderrPath)
         let seconds = Double(WallClock.monotonic() - running.started) / 1000
         logger.info("job \(running.job.id) ended: \(describe(end)) after \(formatSeconds((seconds * 1000).rounded() / 1000))s")
-        pendingEnd = (running.job.id, running.job.attempt, end)
+        pendingEnd = AttemptEnd(id: running.job.id, attempt: running.job.attempt, end: end, process: running.process)
         self.running = nil
     }
 
@@ -210,7 +216,7 @@ public final class Supervisor {
         if daemonPipe >= 0 { fds.append(daemonPipe) }
         let now = WallClock.monotonic()
         let deadline = running?.stopping == nil ? running?.deadline : nil
-        let timeout = [deadline, running?.killAt, retryAt].compactMap { $0 }.min().map { $0 - now }
+        let timeout = [deadline, running?.killAt, running?.recordPIDAt, retryAt].compactMap { $0 }.min().map { $0 - now }
         let ready = EventWait.wait(for: fds, timeout: timeout)
 
         if ready.contains(0) {
@@ -264,6 +270,15 @@ public final class Supervisor {
         let now = WallClock.monotonic()
         if let retry = retryAt, now >= retry { retryAt = nil }
         guard let current = running else { return }
+        if let due = current.recordPIDAt, now >= due {
+            running?.recordPIDAt = nil
+            do {
+                _ = try store.recordStart(
+                    of: current.job.id, attempt: current.job.attempt, pid: current.pid, pidStart: current.process?.startTime)
+            } catch {
+                logger.error("cannot record the pid of job \(current.job.id): \(error)")
+            }
+        }
         if current.stopping == nil, let deadline = current.deadline, now >= deadline {
             logger.info("job \(current.job.id) ran past its timeout: stopping it")
             beginStop(.timeout)

@@ -55,6 +55,22 @@ public enum JobEnd: Sendable, Equatable {
     }
 }
 
+/// A running attempt that ended, as its worker reports it: which, how, and the process that
+/// ran it (recorded with the outcome if it was not recorded at start).
+public struct AttemptEnd: Sendable, Equatable {
+    public var id: JobID
+    public var attempt: Int
+    public var end: JobEnd
+    public var process: ProcessIdentity?
+
+    public init(id: JobID, attempt: Int, end: JobEnd, process: ProcessIdentity? = nil) {
+        self.id = id
+        self.attempt = attempt
+        self.end = end
+        self.process = process
+    }
+}
+
 /// SIGTERM → "SIGTERM"; unknown numbers as "SIG42".
 public func signalName(_ signal: Int32) -> String {
     let names: [Int32: String] = [

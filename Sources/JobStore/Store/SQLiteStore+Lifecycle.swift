@@ -29,11 +29,12 @@ extension SQLiteStore {
     }
 
     public func finish(_ id: JobID, attempt: Int, end: JobEnd, now: Int64) throws -> FinishResult {
-        try write { try finishInTransaction(id, attempt: attempt, end: end, now: now) }
+        try write { try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: end), now: now) }
     }
 
     /// `finish` for use inside a transaction that does more (a worker's finish-and-claim-next).
-    func finishInTransaction(_ id: JobID, attempt: Int, end: JobEnd, now: Int64) throws -> FinishResult {
+    func finishInTransaction(_ ended: AttemptEnd, now: Int64) throws -> FinishResult {
+        let (id, attempt, end) = (ended.id, ended.attempt, ended.end)
         let (state, reason) = end.result
         var exitCode = SQLValue.null
         var signal = SQLValue.null
@@ -45,7 +46,8 @@ extension SQLiteStore {
         let maxRetries = try database.statement(SQL.finish).firstRow(
             [.integer(id.rawValue), .integer(Int64(attempt)), .text(state.rawValue),
              reason.map { .text($0.rawValue) } ?? .null, .integer(now), exitCode, signal,
-             end.errorText.map(SQLValue.text) ?? .null]
+             end.errorText.map(SQLValue.text) ?? .null, ended.process.map { .integer(Int64($0.pid)) } ?? .null,
+             ended.process.map { .integer($0.startTime) } ?? .null]
         ) { $0.int(0) }
         guard let maxRetries else { return .notRunning }
         guard let reason else { return .done }
@@ -95,13 +97,13 @@ extension SQLiteStore {
     /// attempt ended, then take the next job — the one the daemon already claimed for this
     /// worker (see `insertEach(_:assigning:)`), else a newly claimed one.
     public func finishAndClaim(
-        finishing: (id: JobID, attempt: Int, end: JobEnd)?, claiming request: ClaimRequest?, now: Int64
+        finishing: AttemptEnd?, claiming request: ClaimRequest?, now: Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
         try write { () throws -> (FinishResult?, Bool, [Job]) in
             var result: FinishResult?
             var unblocks = false
             if let finishing {
-                result = try finishInTransaction(finishing.id, attempt: finishing.attempt, end: finishing.end, now: now)
+                result = try finishInTransaction(finishing, now: now)
                 if result == .done {
                     unblocks = try database.statement(SQL.hasDependents).firstRow([.integer(finishing.id.rawValue)]) {
                         $0.int(0) == 1

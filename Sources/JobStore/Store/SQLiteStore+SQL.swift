@@ -82,9 +82,11 @@ enum SQL {
         UPDATE jobs SET pid = ?3, pid_start = ?4 WHERE id = ?1 AND attempt = ?2 AND state = 'running'
         """
 
-    /// Ends a running attempt (guarded by state and attempt); returns what a retry decision needs.
+    /// Ends a running attempt (guarded by state and attempt), recording its process when it was
+    /// not recorded yet; returns what a retry decision needs.
     static let finish = """
-        UPDATE jobs SET state = ?3, reason = ?4, finished_at = ?5, exit_code = ?6, signal = ?7, error = ?8
+        UPDATE jobs SET state = ?3, reason = ?4, finished_at = ?5, exit_code = ?6, signal = ?7, error = ?8,
+                        pid = coalesce(pid, ?9), pid_start = coalesce(pid_start, ?10)
         WHERE id = ?1 AND attempt = ?2 AND state = 'running'
         RETURNING max_retries
         """
