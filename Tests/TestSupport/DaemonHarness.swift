@@ -96,7 +96,7 @@ public final class DaemonHarness {
 
 extension String {
     /// The pieces of the string between occurrences of `separator`.
-    func components(_ separator: String) -> [Substring] {
+    public func components(_ separator: String) -> [Substring] {
         var pieces: [Substring] = []
         var rest = self[...]
         while let range = rest.firstRange(of: separator) {

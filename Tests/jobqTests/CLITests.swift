@@ -193,3 +193,48 @@ import TestSupport
         }
     }
 }
+
+/// A damaged database: one line, a non-zero exit, no crash, and the file left as it was.
+@Suite struct DamagedDatabaseTests {
+    @Test(arguments: ["truncated", "overwritten"])
+    func aDamagedDatabaseIsReportedAndKept(damage: String) throws {
+        let folder = TemporaryDirectory("damaged")
+        let home = folder.file("home")
+        let added = JobQProcess.run(["add", "--stdin"], home: home, stdin: String(repeating: "echo a long enough line to fill pages\n", count: 3000))
+        try #require(added.status == 0)
+        let path = home + "/jobq.db"
+        // Fold the WAL into the database, then damage the file.
+        do {
+            let db = try Database(path: path)
+            try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        var info = stat()
+        try #require(stat(path, &info) == 0 && info.st_size > 100_000)
+        let fd = open(path, O_WRONLY)
+        if damage == "truncated" {
+            ftruncate(fd, info.st_size / 2)
+        } else {
+            let junk = [UInt8](repeating: 0xA5, count: 8192)
+            _ = junk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 40_960) }
+        }
+        close(fd)
+        unlink(path + "-wal")
+        unlink(path + "-shm")
+        let before = readFile(path)
+        for arguments in [["list"], ["errors"], ["add", "--", "true"], ["status"], ["show", "2999"]] {
+            let result = JobQProcess.run(arguments, home: home)
+            // Reading pages the damage did not touch may still work; what must never happen is a
+            // crash, a multi-line error, or a changed file.
+            #expect(result.status == 0 || result.status == 1, "\(arguments): status \(result.status)")
+            #expect(result.status < 128, "\(arguments) crashed")
+            if result.status == 1 {
+                #expect(result.stderr.hasPrefix("jobq: "), "\(arguments): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            }
+        }
+        let list = JobQProcess.run(["list"], home: home)
+        #expect(list.status == 1)
+        #expect(list.stderr.contains("damaged") || list.stderr.contains("not a jobq database"), "\(list.stderr)")
+        #expect(readFile(path) == before, "the damaged database was changed")
+    }
+}

@@ -297,29 +297,14 @@ public final class Supervisor {
         signalTree(of: current, SIGTERM)
     }
 
-    /// Signals the job's process group and every orphan it left with us (a daemonized
-    /// grandchild re-parented to this subreaper, which escaped the group with setsid).
+    /// Signals everything the job is: its process group, and every process below this worker
+    /// that started since the job did — the worker being a subreaper that runs one job at a
+    /// time, that is the job's whole tree, including grandchildren that left the group or the
+    /// session, and its orphans re-parented to us (leftovers of earlier jobs started earlier).
     private func signalTree(of running: Running, _ signal: Int32) {
         kill(-running.pid, signal)
-        for child in adoptedChildren() where child != running.pid {
-            kill(-child, signal)
-            kill(child, signal)
+        for pid in ProcessTree.descendants(of: getpid(), startedSince: running.process?.startTime ?? 0) {
+            kill(pid, signal)
         }
-    }
-
-    /// This process's children, as the kernel lists them.
-    private func adoptedChildren() -> [pid_t] {
-        let path = "/proc/self/task/\(getpid())/children"
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return bytes.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
     }
 }

@@ -3,6 +3,8 @@
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// The file at the database path is not a SQLite database, or is damaged.
     case notADatabase(path: String, detail: String)
+    /// A jobq database that SQLite finds damaged (truncated, overwritten in part).
+    case damaged(path: String, detail: String)
     /// A SQLite database that jobq did not create.
     case foreignDatabase(path: String)
     /// A database written by a newer jobq.
@@ -28,6 +30,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .notADatabase(let path, let detail):
             return "\(path) is not a jobq database (\(detail)); it was left untouched: move it away or "
                 + "use another home (--home DIR or JOBQ_HOME)"
+        case .damaged(let path, let detail):
+            return "\(path) is damaged (\(detail)); it was left untouched: move it away (or restore a copy) and "
+                + "start again, or use another home (--home DIR or JOBQ_HOME)"
         case .foreignDatabase(let path):
             return "\(path) is a SQLite database that jobq did not create; it was left untouched: "
                 + "use another home (--home DIR or JOBQ_HOME)"
@@ -60,6 +65,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     static func from(_ error: Error, path: String) -> Error {
         guard let error = error as? SQLiteError else { return error }
         if error.isDiskFull { return StoreError.diskFull(path: path) }
+        if error.isCorrupt { return StoreError.damaged(path: path, detail: error.message) }
         if error.isNotADatabase { return StoreError.notADatabase(path: path, detail: error.message) }
         if error.isReadOnly { return StoreError.cannotOpen(path: path, detail: error.message) }
         return StoreError.sqlite(error)
