@@ -135,6 +135,8 @@ import TestSupport
         #expect(cancelQueued.stdout.contains("cancelled (it had not started)"))
         #expect(try test.job(queued).state == .failed && test.job(queued).reason == .cancelled)
 
+        // (A job's PID reaches the database shortly after it starts.)
+        for id in [plain, stubborn, parent] { try #require(try waitUntil { try test.job(id).pid != nil }) }
         let runningPIDs = try [plain, stubborn, parent].map { try #require(try test.job($0).pid) }
         let cancel = test.jobq(["cancel", "\(plain)", "\(stubborn)", "\(parent)"])
         #expect(cancel.status == 0, "\(cancel.stderr)")
