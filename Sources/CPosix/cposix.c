@@ -2,6 +2,8 @@
 #include "cposix.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <malloc.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -18,17 +20,25 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-static sigset_t ignored_signals;
-static int ignored_signals_known = 0;
+/* Signals that are not at their default disposition in this process — ignored or caught —
+ * as raw kernel masks (bit n-1 for signal n), read from /proc/self/status: unlike sigaction(),
+ * it also reports glibc's reserved signals (32, 33), which a job must not inherit ignored. */
+static unsigned long long reset_signals = ~0ULL;
+
+static unsigned long long status_mask(const char *status, const char *field) {
+    const char *line = strstr(status, field);
+    return line ? strtoull(line + strlen(field), NULL, 16) : 0;
+}
 
 void jq_spawn_note_ignored_signals(void) {
-    sigemptyset(&ignored_signals);
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction action;
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        if (sigaction(sig, NULL, &action) == 0 && action.sa_handler == SIG_IGN) sigaddset(&ignored_signals, sig);
-    }
-    ignored_signals_known = 1;
+    char status[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, status, sizeof status - 1);
+    close(fd);
+    if (n <= 0) return;
+    status[n] = 0;
+    reset_signals = status_mask(status, "SigIgn:") | status_mask(status, "SigCgt:");
 }
 
 void jq_malloc_keep_freed(int bytes) {
@@ -36,47 +46,66 @@ void jq_malloc_keep_freed(int bytes) {
     mallopt(M_MMAP_THRESHOLD, bytes);
 }
 
+/* The kernel's own sigaction layout (x86_64 and aarch64), for raw rt_sigaction calls. */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long long mask;
+};
+
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count) {
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
-    sigset_t all, none;
-    int rc, high[16];
-
+    int high[16];
     if (extra_count < 0 || extra_count > 16) return EINVAL;
     // Move the descriptors out of the way first, so that dup2-ing them to 3, 4, … in order
     // cannot overwrite one that is still to be copied.
     for (int i = 0; i < extra_count; i++) {
         high[i] = fcntl(extra_fds[i], F_DUPFD_CLOEXEC, 64);
         if (high[i] < 0) {
-            rc = errno;
+            int rc = errno;
             while (i-- > 0) close(high[i]);
             return rc;
         }
     }
-    if ((rc = posix_spawnattr_init(&attr)) != 0) goto close_high;
-    if ((rc = posix_spawn_file_actions_init(&actions)) != 0) {
-        posix_spawnattr_destroy(&attr);
-        goto close_high;
-    }
+    // vfork: the child borrows our memory until it execs, so it may only make system calls,
+    // and no signal handler of ours may run in it: every signal is blocked across the call.
+    sigset_t all, saved;
     sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    sigemptyset(&none);
-    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, ignored_signals_known ? &ignored_signals : &all);
-    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
-    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
-    for (int i = 0; rc == 0 && i < extra_count; i++) rc = posix_spawn_file_actions_adddup2(&actions, high[i], 3 + i);
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3 + extra_count);
-    if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-close_high:
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    volatile int child_error = 0;
+    pid_t child = vfork();
+    if (child == 0) {
+        unsigned long long none = 0;
+        struct kernel_sigaction default_action = { SIG_DFL, 0, NULL, 0 };
+        for (int sig = 1; sig <= 64; sig++) {
+            if (sig == SIGKILL || sig == SIGSTOP || !(reset_signals & (1ULL << (sig - 1)))) continue;
+            syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof(unsigned long long));
+        }
+        if (setsid() < 0) { child_error = errno; _exit(127); }
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
+            child_error = errno;
+            _exit(127);
+        }
+        for (int i = 0; i < extra_count; i++) {
+            if (dup2(high[i], 3 + i) < 0) { child_error = errno; _exit(127); }
+        }
+        syscall(SYS_close_range, 3 + extra_count, ~0U, 0);
+        if (cwd != NULL && chdir(cwd) != 0) { child_error = errno; _exit(127); }
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+        execve(path, argv, envp);
+        child_error = errno;
+        _exit(127);
+    }
+    int rc = child < 0 ? errno : child_error;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     for (int i = 0; i < extra_count; i++) close(high[i]);
+    if (child > 0 && rc != 0) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    }
+    if (rc == 0) *pid = child;
     return rc;
 }
 

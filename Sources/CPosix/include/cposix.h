@@ -18,10 +18,9 @@
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count);
 
-/// Limits the signals jq_spawn resets to their default disposition to those this process
-/// ignores now (SIG_IGN is the only disposition exec keeps; handlers are reset by exec
-/// itself), instead of all 64 — one sigaction each in every child. Call it again whenever
-/// the process changes a disposition to or from SIG_IGN.
+/// Notes which signals jq_spawn must reset to their default disposition in a child: those this
+/// process ignores or catches now (until it is called, all of them). Call it again whenever the
+/// process changes a disposition.
 void jq_spawn_note_ignored_signals(void);
 
 /// glibc's malloc gives freed memory back to the kernel eagerly (brk/munmap on every free of a

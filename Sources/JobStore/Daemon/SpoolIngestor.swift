@@ -138,24 +138,20 @@ public final class SpoolIngestor {
                 if existing.reason == .invalid { moveToRejected(name, from: staged) } else { unlink(staged) }
                 return existing.reason == .invalid ? .rejected(existing.id) : .queued(existing.id)
             }
-            switch TaskFileParser.parse(contents.bytes, file: name, now: WallClock.now()) {
-            case .success(let file):
-                var options = file.options
-                if options.name == nil { options.name = name }
-                var spec = options.spec(payload: file.payload, cwd: cwd, environment: environment, source: source)
-                spec.sourceKey = contents.identity
+            switch spec(from: contents, name: name, source: source) {
+            case .success(let spec):
                 let id = try store.insert([spec], now: WallClock.now())[0]
                 unlink(staged)
                 logger.info("spool: \(name) queued as job \(id)")
                 return .queued(id)
-            case .failure(let error):
+            case .failure(let problem):
                 let id = try store.insertInvalid(
                     InvalidTaskFile(
                         name: name, source: source, sourceKey: contents.identity,
-                        text: Self.printable(contents.bytes), problem: error.description, cwd: cwd),
+                        text: Self.printable(contents.bytes), problem: problem.text, cwd: cwd),
                     now: WallClock.now())
                 let kept = moveToRejected(name, from: staged)
-                logger.warning("spool: \(error.description): recorded as failed job \(id), file kept as \(kept)")
+                logger.warning("spool: \(problem.text): recorded as failed job \(id), file kept as \(kept)")
                 return .rejected(id)
             }
         } catch {
@@ -164,6 +160,27 @@ public final class SpoolIngestor {
             return .busy
         }
     }
+
+    /// The job a task file describes, or what is wrong with it.
+    private func spec(from contents: TaskFileReader.Contents, name: String, source: String) -> Swift.Result<JobSpec, Problem> {
+        switch TaskFileParser.parse(contents.bytes, file: name, now: WallClock.now()) {
+        case .success(let file):
+            var options = file.options
+            if options.name == nil { options.name = name }
+            var spec = options.spec(payload: file.payload, cwd: cwd, environment: environment, source: source)
+            spec.sourceKey = contents.identity
+            do {
+                try JobLimits.check(spec)
+            } catch {
+                return .failure(Problem(text: "\(name): \(error.description)"))
+            }
+            return .success(spec)
+        case .failure(let error):
+            return .failure(Problem(text: error.description))
+        }
+    }
+
+    struct Problem: Error { let text: String }
 
     /// Records a file that cannot even be read as a failed job, and moves it aside.
     private func reject(_ name: String, from path: String, problem: String) -> Result {

@@ -81,3 +81,40 @@ public func shellQuoted(_ word: String) -> String {
 public func formatSeconds(_ seconds: Double) -> String {
     seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int64(seconds)) : String(seconds)
 }
+
+/// What a job may be at most, so that what is accepted can also be started: Linux refuses to
+/// exec a single argument or environment string over 128 KiB (MAX_ARG_STRLEN), and an argv and
+/// environment over ARG_MAX (2 MiB here) together. jobq keeps a margin below that.
+public enum JobLimits {
+    public static let maximumStringBytes = 128 * 1024 - 1
+    public static let maximumArgvAndEnvironmentBytes = 1 << 20
+    public static let maximumWords = 100_000
+
+    /// Refuses a spec whose command line or environment could not be executed.
+    public static func check(_ spec: JobSpec) throws(InputError) {
+        var words: [String] = spec.environment
+        if case .command(let argv) = spec.payload {
+            guard !argv.isEmpty, !argv[0].isEmpty else { throw InputError("the command is empty") }
+            words += argv
+        }
+        guard words.count <= maximumWords else {
+            throw InputError("the command and environment have \(words.count) entries; the limit is \(maximumWords)")
+        }
+        var total = 0
+        for word in words {
+            let bytes = word.utf8.count
+            if bytes > maximumStringBytes {
+                let start = String(word.prefix(20))
+                throw InputError(
+                    "an argument or environment entry (\(start)…) is \(bytes) bytes; the limit is \(maximumStringBytes) "
+                        + "(Linux cannot start a program with a longer one)")
+            }
+            if word.utf8.contains(0) { throw InputError("an argument or environment entry contains a NUL byte") }
+            total += bytes + 1
+        }
+        if total > maximumArgvAndEnvironmentBytes {
+            throw InputError(
+                "the command and environment take \(total) bytes; the limit is \(maximumArgvAndEnvironmentBytes) (1 MiB)")
+        }
+    }
+}
