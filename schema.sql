@@ -44,10 +44,12 @@ CREATE TABLE jobs (
     message     TEXT,
     seconds     REAL,
     cwd         TEXT NOT NULL,
-    env_id      INTEGER NOT NULL REFERENCES environments (id),
+    -- (Not a foreign key: the store inserts environments before the jobs that use them and
+    -- deletes only unused ones; a foreign key would make `clean` scan every job per row.)
+    env_id      INTEGER NOT NULL,
 
-    -- Where it came from: the task file's path, and for a spool file the identity
-    -- (device:inode:size:mtime) that makes ingestion idempotent across a crash.
+    -- Where it came from: the task file's path, and for a spool file the random key its
+    -- ingestion gave it, which makes ingestion idempotent across a crash.
     source      TEXT,
     source_key  TEXT,
 

@@ -55,7 +55,8 @@ struct kernel_sigaction {
 };
 
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count) {
+             const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count,
+             int die_with_parent) {
     int high[16];
     if (extra_count < 0 || extra_count > 16) return EINVAL;
     // Move the descriptors out of the way first, so that dup2-ing them to 3, 4, … in order
@@ -83,6 +84,7 @@ int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
             syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof(unsigned long long));
         }
         if (setsid() < 0) { child_error = errno; _exit(127); }
+        if (die_with_parent) syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         int null = open("/dev/null", O_RDONLY);
         if (null < 0 || dup2(null, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
             child_error = errno;

@@ -153,3 +153,56 @@ import TestSupport
         #expect(try store.insert([TestJobs.command(["f"])], now: 9)[0].rawValue == newest.rawValue + 1)
     }
 }
+
+/// Corners found in review: each was a way to get a job stuck or wrong.
+@Suite struct LifecycleCornerTests {
+    let folder = TemporaryDirectory("corners")
+
+    /// failed → retried → cancelled while queued → retried again: the cancelled "attempt" never
+    /// started, so it is not archived twice.
+    @Test func retryAfterACancelWhileQueuedWorks() throws {
+        let store = try SQLiteStore(path: folder.file("jobq.db"))
+        let id = try store.insert([TestJobs.command(["false"])], now: 1)[0]
+        _ = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
+        _ = try store.finish(id, attempt: 1, end: .finished(.exited(1)), now: 3)
+        try store.retry([id], now: 4)
+        #expect(try store.cancel([id], now: 5) == [.cancelledQueued])
+        try store.retry([id], now: 6)
+        #expect(try store.job(id)?.state == .queued)
+        #expect(try store.attempts(of: id).map(\.number) == [1])
+    }
+
+    /// A job that failed because its dependency failed can only be retried together with it.
+    @Test func retryOfADependencyFailureNeedsTheDependencyToo() throws {
+        let store = try SQLiteStore(path: folder.file("jobq.db"))
+        let first = try store.insert([TestJobs.command(["false"], name: "a")], now: 1)[0]
+        let second = try store.insert([TestJobs.command(["true"], after: [first])], now: 1)[0]
+        _ = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
+        _ = try store.finish(first, attempt: 1, end: .finished(.exited(1)), now: 3)
+        #expect(try store.job(second)?.reason == .dependency)
+        let error = #expect(throws: StoreError.self) { try store.retry([second], now: 4) }
+        #expect(error?.description.contains("retry both (jobq retry \(first) \(second))") == true)
+        try store.retry([second, first], now: 4)
+        #expect(try store.job(second)?.state == .queued && store.job(first)?.state == .queued)
+    }
+
+    /// Environment ids are never reused after `clean`, so a connection that cached one (a worker)
+    /// never runs a job with another's variables.
+    @Test func environmentIDsAreNeverReused() throws {
+        let worker = try SQLiteStore(path: folder.file("jobq.db"))
+        let other = try SQLiteStore(path: folder.file("jobq.db"))
+        let old = try other.insert([TestJobs.command(["a"], environment: ["WHO=old"])], now: 1)[0]
+        _ = try other.insert([TestJobs.command(["b"], environment: ["WHO=keep"])], now: 1)
+        // The worker caches the old job's environment.
+        let claimed = try #require(try worker.claim(TestJobs.claimRequest(limit: 1), now: 2).first)
+        #expect(claimed.id == old && claimed.environment == ["WHO=old"])
+        _ = try worker.finish(old, attempt: 1, end: .finished(.exited(0)), now: 3)
+        _ = try other.insert([TestJobs.command(["c"])], now: 4)  // newest job (kept by clean)
+        #expect(try other.pruneFinished(finishedBy: 10).count == 1)
+        let fresh = try other.insert([TestJobs.command(["d"], environment: ["WHO=new"])], now: 5)[0]
+        _ = fresh
+        let all = try worker.claim(TestJobs.claimRequest(limit: 5), now: 6)
+        #expect(all.first { $0.payload == .command(["d"]) }?.environment == ["WHO=new"])
+        #expect(all.first { $0.payload == .command(["b"]) }?.environment == ["WHO=keep"])
+    }
+}

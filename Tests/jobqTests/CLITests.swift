@@ -52,6 +52,13 @@ import TestSupport
         #expect(result.stdout.hasPrefix("["))
     }
 
+    @Test func listJSONShowsDependencies() throws {
+        _ = jobq("add", "--", "true")
+        _ = jobq("add", "--after", "1", "--", "true")
+        let list = jobq("list", "--json").stdout
+        #expect(list.contains("\"after\": [\n      1\n    ]"), "\(list)")
+    }
+
     @Test func listFiltersAndLimits() throws {
         for index in 1...5 { _ = jobq("add", "--", "echo", String(index)) }
         let limited = jobq("list", "--limit", "2")

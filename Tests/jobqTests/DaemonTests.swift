@@ -116,6 +116,9 @@ import TestSupport
         let status = test.jobq(["status", "--json"]).stdout
         #expect(status.contains("\"running\": true"))
         #expect(status.contains("\"pid\": \(test.daemon.pid)"))
+        #expect(status.contains("\"workers\": 1"))
+        #expect(status.contains("\"busy\": 0"))
+        #expect(test.jobq(["status"]).stdout.contains("0 of 1 workers busy"))
     }
 
     @Test func cancelQueuedAndRunningJobs() throws {

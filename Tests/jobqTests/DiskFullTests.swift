@@ -12,7 +12,10 @@ struct DiskFullTests {
         let disk = try #require(SmallDisk(at: folder.file("disk"), megabytes: 4))
         let home = disk.path + "/home"
         let daemon = DaemonHarness(home: home, logPath: folder.file("daemon.log"))
-        try #require(daemon.start(["--workers", "1"]))
+        // The spool is on the big disk: a task file can arrive whole while the database cannot grow.
+        let spool = folder.file("spool")
+        mkdir(spool, 0o700)
+        try #require(daemon.start(["--workers", "1", "--spool", spool]))
         let gate = folder.file("gate")
         let first = JobQProcess.run(["add", "--", "/bin/sh", "-c", "while [ ! -f \(gate) ]; do sleep 0.05; done"], home: home)
         try #require(first.status == 0)
@@ -28,12 +31,16 @@ struct DiskFullTests {
         #expect(refused.stderr.split(separator: "\n").count == 1)
         #expect(try store.counts() == before)
 
+        // A task file that arrives meanwhile cannot be recorded; it is taken once there is space.
+        rename(folder.write("later.task", "echo later\n"), spool + "/later.task")
+        #expect(waitUntil(seconds: 5) { daemon.log.contains("spool: cannot record later.task") }, "\(daemon.log)")
         // The running job ends while the disk is full: its outcome waits, it is not lost.
         _ = folder.write("gate", "")
         #expect(waitUntil(seconds: 5) { daemon.log.contains("cannot write to the database") }, "\(daemon.log)")
         #expect(kill(daemon.pid, 0) == 0, "the daemon died")
         disk.free()
         #expect(waitUntil(seconds: 60) { (try? store.job(firstID))?.state == .done }, "\(daemon.log)")
+        #expect(waitUntil(seconds: 30) { ((try? store.counts())?[.done] ?? 0) >= 2 }, "the spooled file was not taken: \(daemon.log)")
         let after = JobQProcess.run(["add", "--", "true"], home: home)
         #expect(after.status == 0)
         let afterID = try #require(JobID(parsing: String(after.stdout.dropLast())))

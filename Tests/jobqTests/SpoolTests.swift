@@ -111,17 +111,16 @@ import TestSupport
         let ingestor = try SpoolIngestor(directory: home + "/spool", store: store, environment: [])
         test.write(home + "/spool/once.task", "echo once\n")
         // Stage it as the daemon does, and commit it, but "crash" before removing the file.
-        let staged = home + "/spool/.ingest/1.once.task"
+        let staged = home + "/spool/.ingest/00c0ffee.once.task"
         rename(home + "/spool/once.task", staged)
-        let contents = try TaskFileReader.read(staged).get()
         var spec = JobSpec(name: "once.task", payload: .script("echo once\n"), cwd: home, environment: [])
-        spec.sourceKey = contents.identity
+        spec.sourceKey = "00c0ffee"
         _ = try store.insert([spec], now: 1)
         #expect(ingestor.scan().isEmpty)
         #expect(try store.jobs(state: nil, limit: nil).count == 1)
         #expect(access(staged, F_OK) != 0)
         // A staged file whose commit never happened is queued now.
-        test.write(home + "/spool/.ingest/2.twice.task", "echo twice\n")
+        test.write(home + "/spool/.ingest/0badcafe.twice.task", "echo twice\n")
         _ = ingestor.scan()
         #expect(try store.jobs(state: nil, limit: nil).map(\.name) == ["twice.task", "once.task"])
     }
@@ -132,5 +131,35 @@ extension DaemonTestCase {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         writeAll(text, to: fd)
         close(fd)
+    }
+}
+
+/// Corners of the spool found in review.
+@Suite struct SpoolCornerTests {
+    /// The same file submitted twice (same name, content and mtime, as `cp -p` or `rsync -a`
+    /// leave it) is two jobs: nothing in its identity may mark the second as seen.
+    @Test func resubmittingTheSameFileQueuesItAgain() throws {
+        let test = DaemonTestCase("resubmit")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let store = try test.store()
+        for round in 1...3 {
+            let path = test.folder.write("same.task", "echo same\n")
+            var times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 0), timespec(tv_sec: 1_700_000_000, tv_nsec: 0)]
+            utimensat(AT_FDCWD, path, &times, 0)
+            rename(path, test.home + "/spool/same.task")
+            try #require(try waitUntil { try store.counts()[.done] == round }, "round \(round): \(test.daemon.log)")
+        }
+    }
+
+    /// A delayed task file starts when due, with no other event to wake the daemon.
+    @Test func aDelayedTaskFileStartsWhenDue() throws {
+        let test = DaemonTestCase("spooldelay")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let path = test.folder.write("later.task", "#JOBQ --delay 600ms\necho later\n")
+        rename(path, test.home + "/spool/later.task")
+        let store = try test.store()
+        try #require(try waitUntil(seconds: 20) { try store.counts()[.done] == 1 })
+        let job = try #require(try store.jobs(state: .done, limit: 1).first)
+        #expect(try #require(job.startedAt) >= job.runAfter)
     }
 }

@@ -13,10 +13,13 @@
 /// Starts `path` (an absolute or cwd-relative path; no PATH search) as the leader of a new
 /// session, with stdin from /dev/null, stdout/stderr on the given descriptors, `extra_fds`
 /// as descriptors 3, 4, … in order, every other descriptor closed, every signal at its
-/// default disposition and none blocked, in `cwd` (NULL: the caller's).
+/// default disposition and none blocked, in `cwd` (NULL: the caller's). With `die_with_parent`
+/// the child gets SIGKILL when the calling thread dies (PR_SET_PDEATHSIG): a job does not outlive
+/// the worker that supervises it.
 /// Returns 0 and sets *pid, or returns the errno of the step that failed (chdir, exec, …).
 int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count);
+             const char *cwd, int stdout_fd, int stderr_fd, const int *extra_fds, int extra_count,
+             int die_with_parent);
 
 /// Notes which signals jq_spawn must reset to their default disposition in a child: those this
 /// process ignores or catches now (until it is called, all of them). Call it again whenever the

@@ -59,6 +59,8 @@ public final class Daemon {
     var restartAt: [Int: Int64] = [:]
     var restartPause: [Int: Int64] = [:]
     var nextDue: Int64?
+    /// When to look at the spool again: a file was still being written, or could not be recorded.
+    var spoolRetryAt: Int64?
     var draining = false
 
     /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the
@@ -73,7 +75,7 @@ public final class Daemon {
         guard lock.tryLock() else {
             throw StoreError.daemonRunning(home: home.path, pid: lock.holderPID())
         }
-        lock.recordHolder(getpid())
+        lock.recordHolder(getpid(), note: "workers \(configuration.workers)")
         store = try SQLiteStore(path: home.databasePath)
         wake = try Poke(listeningAt: home.wakePath)
         spool = try SpoolIngestor(directory: configuration.spool, store: store, environment: ProcessEnvironment.entries())
@@ -128,11 +130,11 @@ public final class Daemon {
             }
             for (index, slot) in slots.enumerated() where ready.contains(3 + index) {
                 if let pidfd = heldSlots.removeValue(forKey: slot) { close(pidfd) }
-                try takeOver(slot)
+                takeOverOrRetry(slot)
                 // An earlier daemon's worker ended: its job no longer counts against --workers.
                 wakeWorkers()
             }
-            try runDueTimers()
+            runDueTimers()
         }
     }
 
@@ -177,7 +179,18 @@ public final class Daemon {
                 try reconciler.settle(job, why: "it names no worker", now: WallClock.now())
             }
         }
-        for slot in slots.sorted() { try takeOver(slot) }
+        for slot in slots.sorted() { takeOverOrRetry(slot) }
+    }
+
+    /// `takeOver`, and when it fails (a full disk while settling, no file descriptors left),
+    /// try again later: the daemon keeps running.
+    private func takeOverOrRetry(_ slot: Int) {
+        do {
+            try takeOver(slot)
+        } catch {
+            logger.error("cannot take over worker slot \(slot) (will retry): \(error)")
+            scheduleRestart(slot)
+        }
     }
 
     private func takeOver(_ slot: Int) throws {
@@ -190,11 +203,14 @@ public final class Daemon {
 
     /// Waits for the earlier daemon's worker that holds `slot` to exit (its pidfd becomes readable).
     private func watchHolder(of slot: Int, lock slotLock: LockFile) {
-        guard let pid = slotLock.holderPID() else { return }
+        // A holder that has not written its PID yet, or one that just exited: look again soon.
+        guard let pid = slotLock.holderPID() else {
+            restartAt[slot] = WallClock.monotonic() + 50
+            return
+        }
         let pidfd = jq_pidfd_open(pid)
         guard pidfd >= 0 else {
-            // It exited just now: take the slot over on the next turn.
-            restartAt[slot] = WallClock.monotonic()
+            restartAt[slot] = WallClock.monotonic() + 50
             return
         }
         logger.info("worker slot \(slot) is still held by pid \(pid) (an earlier daemon's worker); waiting for it")
@@ -216,7 +232,7 @@ public final class Daemon {
         // and the read end of the pipe as fd 4.
         let result = Spawn.start(
             arguments, environment: ProcessEnvironment.entries(), cwd: nil, stdout: STDOUT_FILENO,
-            stderr: STDERR_FILENO, extraFDs: [slotLock.fd, fds[0]])
+            stderr: STDERR_FILENO, extraFDs: [slotLock.fd, fds[0]], diesWithParent: false)
         close(fds[0])
         switch result {
         case .started(let pid):
@@ -277,8 +293,14 @@ public final class Daemon {
     // MARK: Spool and timers
 
     private func ingest(_ busy: [String]) {
-        // Busy files are retried when their writer closes them (IN_CLOSE_WRITE).
-        if !busy.isEmpty { logger.debug("spool: \(busy.joined(separator: ", ")) still being written; waiting") }
+        // A file still being written comes back with its IN_CLOSE_WRITE event; one that could not
+        // be recorded (a full disk), or whose writer the kernel cannot tell us about (no leases),
+        // does not: so look at the spool again in a moment while any is pending.
+        if !busy.isEmpty {
+            logger.debug("spool: \(busy.joined(separator: ", ")) not taken yet; looking again soon")
+            spoolRetryAt = spoolRetryAt ?? WallClock.monotonic() + 1000
+        }
+        refreshTimers()
         wakeWorkers()
     }
 
@@ -289,11 +311,12 @@ public final class Daemon {
     /// Milliseconds until the next timer, or nil when there is none.
     private func nextTimer() -> Int64? {
         let due = nextDue.map { max(0, $0 - WallClock.now()) }
-        let restart = restartAt.values.min().map { max(0, $0 - WallClock.monotonic()) }
-        return [due, restart].compactMap { $0 }.min()
+        let monotonicTimers = Array(restartAt.values) + [spoolRetryAt].compactMap { $0 }
+        let soonest = monotonicTimers.min().map { max(0, $0 - WallClock.monotonic()) }
+        return [due, soonest].compactMap { $0 }.min()
     }
 
-    private func runDueTimers() throws {
+    private func runDueTimers() {
         if let due = nextDue, due <= WallClock.now() {
             refreshTimers()
             wakeWorkers()
@@ -301,7 +324,11 @@ public final class Daemon {
         let now = WallClock.monotonic()
         for (slot, time) in restartAt where time <= now {
             restartAt[slot] = nil
-            try takeOver(slot)
+            takeOverOrRetry(slot)
+        }
+        if let retry = spoolRetryAt, retry <= now, !draining {
+            spoolRetryAt = nil
+            ingest(spool.scan())
         }
     }
 

@@ -6,25 +6,23 @@ import Glibc
 /// poke after a commit, and a signal to stop or drain it.
 public enum DaemonControl {
     /// The running daemon's PID, or nil when no daemon holds the home's lock.
-    public static func runningDaemon(of home: Home) -> pid_t? {
+    public static func runningDaemon(of home: Home) -> pid_t? { runningDaemonAndWorkers(of: home)?.pid }
+
+    /// The running daemon's PID and its --workers, or nil when no daemon runs.
+    public static func runningDaemonAndWorkers(of home: Home) -> (pid: pid_t, workers: Int?)? {
+        // (Opened without creating it: a command that only asks must not make files.)
         let fd = open(home.daemonLockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         close(fd)
-        guard let lock = try? LockFile(path: home.daemonLockPath), lock.isHeldByOther else { return nil }
-        return lock.holderPID()
+        guard let lock = try? LockFile(path: home.daemonLockPath), lock.isHeldByOther, let pid = lock.holderPID()
+        else { return nil }
+        let workers = lock.holderNote().flatMap { note in note.hasPrefix("workers ") ? Int(note.dropFirst(8)) : nil }
+        return (pid, workers)
     }
 
     /// Tells the daemon (if one runs) that there may be work: after `add`, `retry`, ….
     public static func poke(_ home: Home) {
         Poke.send(to: home.wakePath)
-    }
-
-    /// Whether the worker of `slot` is alive (its lock is held).
-    public static func isWorkerAlive(_ home: Home, slot: Int) -> Bool {
-        let fd = open(home.slotLockPath(slot), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return false }
-        close(fd)
-        return (try? LockFile(path: home.slotLockPath(slot)))?.isHeldByOther ?? false
     }
 
     /// Sends `signal` to the daemon. Returns its PID, or nil when none runs.

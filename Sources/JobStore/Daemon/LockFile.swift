@@ -39,11 +39,21 @@ public final class LockFile {
     /// Whether another open file holds the lock (the holder is alive).
     public var isHeldByOther: Bool { jq_lock_is_held(fd) == 1 }
 
-    /// Writes `pid` as the file's first line (after taking the lock).
-    public func recordHolder(_ pid: pid_t) {
-        let text = Array("\(pid)\n".utf8)
+    /// Writes `pid` as the file's first line (after taking the lock), and a short `note` (the
+    /// daemon's worker count) as its second.
+    public func recordHolder(_ pid: pid_t, note: String? = nil) {
+        let text = Array(("\(pid)\n" + (note.map { $0 + "\n" } ?? "")).prefix(Self.jobLineOffset).utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The holder's note (the second line), if any.
+    public func holderNote() -> String? {
+        var buffer = [UInt8](repeating: 0, count: Self.jobLineOffset)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        let lines = String(decoding: buffer[0..<n].prefix { $0 != 0 }, as: UTF8.self).split(separator: "\n")
+        return lines.count > 1 ? String(lines[1]) : nil
     }
 
     /// A worker's slot file also says which job's process it runs: `job ID ATTEMPT PID START`

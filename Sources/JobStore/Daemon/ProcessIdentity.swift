@@ -22,33 +22,53 @@ public struct ProcessIdentity: Sendable, Equatable {
     /// Field 22 of /proc/PID/stat. The command name (field 2) may hold spaces and parentheses,
     /// so the fields are counted after the last ')'.
     public static func startTime(of pid: pid_t) -> Int64? {
+        // After ')': field 3 (state) is fields[0], so field 22 is fields[19].
+        guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
+        return Int64(fields[19])
+    }
+
+    /// Whether this very process still exists (not a later one with the same PID).
+    public var isAlive: Bool { ProcessIdentity.startTime(of: pid) == startTime }
+
+    /// Sends `signal` to this process and its group — only if the PID still belongs to it. The
+    /// pidfd pins the process (not the number): after the start-time check, a signal through it
+    /// can only reach this process. The group (the job leads its own session and group, so the
+    /// group id is its PID) is signalled by number, which is safe while the group has members.
+    @discardableResult
+    public func signalGroup(_ signal: Int32) -> Bool {
+        let pidfd = jq_pidfd_open(pid)
+        guard pidfd >= 0 else { return false }
+        defer { close(pidfd) }
+        guard isAlive else { return false }
+        let sent = jq_pidfd_send_signal(pidfd, signal) == 0
+        kill(-pid, signal)
+        return sent
+    }
+
+    /// The processes of the session this process led (its session id is its PID) that started
+    /// at or after it: a job's leftovers, also those whose leader is gone.
+    public func sessionMembers() -> [ProcessIdentity] {
+        guard let proc = opendir("/proc") else { return [] }
+        defer { closedir(proc) }
+        var members: [ProcessIdentity] = []
+        while let entry = readdir(proc) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let other = pid_t(name), let fields = Self.statFields(of: other), fields.count > 19,
+                pid_t(fields[3]) == pid, let start = Int64(fields[19]), start >= startTime
+            else { continue }
+            members.append(ProcessIdentity(pid: other, startTime: start))
+        }
+        return members
+    }
+
+    /// The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, …].
+    static func statFields(of pid: pid_t) -> [Substring]? {
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1024)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        // After ')': field 3 (state) is fields[0], so field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return Int64(String(decoding: fields[19], as: UTF8.self))
-    }
-
-    /// Whether this very process still exists (not a later one with the same PID).
-    public var isAlive: Bool { ProcessIdentity.startTime(of: pid) == startTime }
-
-    /// Sends `signal` to this process's group — only if the PID still belongs to it. The check
-    /// goes through a pidfd, so the process cannot be swapped between check and signal.
-    @discardableResult
-    public func signalGroup(_ signal: Int32) -> Bool {
-        let pidfd = jq_pidfd_open(pid)
-        guard pidfd >= 0 else { return false }
-        defer { close(pidfd) }
-        // With the pidfd open, the PID cannot be reused; now check it is still our process.
-        guard isAlive else { return false }
-        // The job leads its own session and group (setsid), so its group id is its PID; the
-        // group lives on while any member does, even after the leader ended.
-        if kill(-pid, signal) == 0 { return true }
-        return jq_pidfd_send_signal(pidfd, signal) == 0
+        return String(decoding: buffer[(close + 1)..<n], as: UTF8.self).split(separator: " ")
     }
 }

@@ -39,15 +39,22 @@ public struct Reconciler {
     /// says otherwise (a cancel of an unsupervised job).
     public func settle(_ job: Job, why: String, now: Int64, end: JobEnd? = nil) throws {
         if let pid = job.pid, let start = job.pidStart {
-            // Only the job's own processes: a PID reused since then has another start time.
-            if ProcessIdentity(pid: pid, startTime: start).signalGroup(SIGKILL) {
-                logger.warning("job \(job.id): killed its unsupervised processes (group \(pid))")
-            }
+            // Only the job's own processes: a PID reused since then has another start time. The
+            // leader (killed with its worker, PR_SET_PDEATHSIG) may be gone while the rest of its
+            // session lives on.
+            let leader = ProcessIdentity(pid: pid, startTime: start)
+            leader.signalGroup(SIGKILL)
+            // If the PID now belongs to another process, so may the session id: leave it alone.
+            let reused = ProcessIdentity.startTime(of: pid).map { $0 != start } ?? false
+            let rest = reused ? [] : leader.sessionMembers()
+            for member in rest { member.signalGroup(SIGKILL) }
+            if !rest.isEmpty { logger.warning("job \(job.id): killed \(rest.count) unsupervised processes") }
         }
+        let result = try store.finish(job.id, attempt: job.attempt, end: end ?? .lost(why), now: now)
+        guard result != .notRunning else { return }
         if job.attempt > 0 { unlink(home.scriptPath(job.id, attempt: job.attempt)) }
         // What it wrote before its worker vanished becomes its log.
         if let slot = job.worker { SlotLogs(home: home, slot: slot).keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath) }
-        let result = try store.finish(job.id, attempt: job.attempt, end: end ?? .lost(why), now: now)
         switch result {
         case .requeued: logger.warning("job \(job.id) lost (\(why)); queued again for another attempt")
         case .notRunning: break

@@ -10,8 +10,9 @@ import Glibc
 /// writes into them, and when it has ended, a scratch file that received output is renamed to
 /// the attempt's own log (`logs/ID.ATTEMPT.out`), while an empty one is simply used again for
 /// the next job. A job that prints nothing costs no file at all. An empty scratch file is
-/// reused only when no process has it open for writing (a read lease says so), so output of
-/// a leftover grandchild can never land in the next job's log.
+/// reused only when no other process has it open at all (a write lease is granted only then):
+/// so a leftover grandchild's late output never lands in the next job's log, and a
+/// `jobq log --follow` that holds the file open never reads the next job's output from it.
 public struct SlotLogs {
     public let home: Home
     public let slot: Int
@@ -62,14 +63,14 @@ public struct SlotLogs {
         return .success(fd)
     }
 
-    /// An empty regular file that nobody has open for writing.
+    /// An empty regular file that no other process has open.
     private func isReusable(_ path: String) -> Bool {
-        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        let fd = Glibc.open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0 else { return false }
-        guard jq_set_lease(fd, F_RDLCK) == 0 else { return false }
+        guard jq_set_lease(fd, F_WRLCK) == 0 else { return false }
         _ = jq_set_lease(fd, F_UNLCK)
         return true
     }

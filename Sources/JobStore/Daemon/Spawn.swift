@@ -13,9 +13,12 @@ public enum Spawn {
     }
 
     /// Starts `argv` with `environment` in `cwd`, resolving argv[0] on the *job's* PATH (not
-    /// ours), with stdout/stderr on the given descriptors and `extraFDs` as 3, 4, ….
+    /// ours), with stdout/stderr on the given descriptors and `extraFDs` as 3, 4, …. A job is
+    /// started `diesWithParent` (SIGKILL when its worker dies); a worker, which must outlive the
+    /// daemon, is not.
     public static func start(
-        _ argv: [String], environment: [String], cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = []
+        _ argv: [String], environment: [String], cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = [],
+        diesWithParent: Bool = true
     ) -> Result {
         guard let program = argv.first, !program.isEmpty else { return .failed("the command is empty") }
         if let cwd {
@@ -40,7 +43,8 @@ public enum Spawn {
         }
         var pid: pid_t = 0
         let rc = extraFDs.withUnsafeBufferPointer { extra in
-            jq_spawn(&pid, path, cArgv, cEnv, cwd, stdout, stderr, extra.baseAddress, Int32(extra.count))
+            jq_spawn(&pid, path, cArgv, cEnv, cwd, stdout, stderr, extra.baseAddress, Int32(extra.count),
+                     diesWithParent ? 1 : 0)
         }
         guard rc == 0 else { return .failed("cannot run \(program): \(systemError(rc))") }
         return .started(pid)

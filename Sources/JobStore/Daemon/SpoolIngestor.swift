@@ -9,12 +9,12 @@ import Glibc
 ///
 /// For each file: it must be a regular file of the daemon's user, opened without following a
 /// symlink, that nobody has open for writing (a read lease is granted only then). It is
-/// renamed into `spool/.ingest/` (same folder, atomic; the name is free again for the next
-/// file), read, and committed as a job whose `source_key` is the file's identity
-/// (device:inode:size:mtime) — unique in the schema. Only then is the file removed. After a
-/// crash, a file found in `.ingest/` whose identity is already in the store is just removed.
-/// A file that does not parse becomes a failed job (reason `invalid`) and is moved to
-/// `spool/rejected/`, so nothing is lost.
+/// renamed into `spool/.ingest/` under a fresh random key (same folder, atomic; the name is free
+/// again for the next file) and the folder is synced, so the rename survives a power cut. Then
+/// it is read and committed as a job whose `source_key` is that key — unique in the schema — and
+/// only then removed. After a crash, a file found in `.ingest/` whose key is already in the store
+/// is just removed. A file that does not parse becomes a failed job (reason `invalid`) and is
+/// moved to `spool/rejected/`, so nothing is lost.
 public final class SpoolIngestor {
     public let directory: String
     let store: SQLiteStore
@@ -27,7 +27,8 @@ public final class SpoolIngestor {
     public enum Result: Equatable, Sendable {
         case queued(JobID)
         case rejected(JobID)
-        /// Someone still has it open for writing: try again when they close it.
+        /// Not now: someone still has it open for writing, or it could not be recorded (a full
+        /// disk): try again later.
         case busy
         /// Not ours to read (not *.task, hidden, gone already).
         case ignored
@@ -99,33 +100,53 @@ public final class SpoolIngestor {
                 problem: "is owned by user \(info.st_uid), not by the daemon's user (\(uid)); a task file is code the "
                     + "daemon would run, so only its own user's files are accepted")
         }
-        // A read lease is granted only when no one has the file open for writing.
+        // A read lease is granted only when no one has the file open for writing. Where leases
+        // are not supported (NFS, leases switched off), a file untouched for 2 s counts as done.
         let lease = jq_set_lease(fd, F_RDLCK)
         if lease == EAGAIN { return .busy }
+        if lease != 0 && WallClock.now() - (Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000) < 2000 {
+            return .busy
+        }
         defer { if lease == 0 { _ = jq_set_lease(fd, F_UNLCK) } }
-        let staged = stagingDirectory + "/" + Self.stagedName(name, inode: info.st_ino)
+        let key = Self.newKey()
+        let staged = stagingDirectory + "/" + key + "." + name
         guard rename(path, staged) == 0 else {
             logger.error("spool: cannot move \(name) to \(staged): \(systemError(errno))")
             return .ignored
         }
-        return ingestStaged(originalName: name, staged: staged)
+        syncFolder(stagingDirectory)
+        return ingestStaged(originalName: name, staged: staged, key: key, recovering: false)
+    }
+
+    /// A random key (128 bits, hex) naming one ingestion of one file.
+    private static func newKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// fsync on a folder: makes the renames into it durable.
+    private func syncFolder(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 
     // MARK: Staged files
 
-    private static func stagedName(_ name: String, inode: ino_t) -> String { "\(inode).\(name)" }
-
-    private static func originalName(ofStaged staged: String) -> String {
-        guard let dot = staged.firstIndex(of: ".") else { return staged }
-        return String(staged[staged.index(after: dot)...])
-    }
-
+    /// A file left in `.ingest/` by a crash: `KEY.NAME`.
     private func finishStaged(_ stagedName: String) {
-        ingestStaged(originalName: Self.originalName(ofStaged: stagedName), staged: stagingDirectory + "/" + stagedName)
+        guard let dot = stagedName.firstIndex(of: ".") else { return }
+        let key = String(stagedName[..<dot])
+        let name = String(stagedName[stagedName.index(after: dot)...])
+        ingestStaged(originalName: name, staged: stagingDirectory + "/" + stagedName, key: key, recovering: true)
     }
 
     @discardableResult
-    private func ingestStaged(originalName name: String, staged: String) -> Result {
+    private func ingestStaged(originalName name: String, staged: String, key: String, recovering: Bool) -> Result {
         let contents: TaskFileReader.Contents
         switch TaskFileReader.read(staged, followSymlinks: false, requireOwner: uid) {
         case .success(let read): contents = read
@@ -133,12 +154,12 @@ public final class SpoolIngestor {
         }
         let source = directory + "/" + name
         do {
-            if let existing = try store.job(forSourceKey: contents.identity) {
+            if recovering, let existing = try store.job(forSourceKey: key) {
                 // Committed before a crash: finish what was left to do.
                 if existing.reason == .invalid { moveToRejected(name, from: staged) } else { unlink(staged) }
                 return existing.reason == .invalid ? .rejected(existing.id) : .queued(existing.id)
             }
-            switch spec(from: contents, name: name, source: source) {
+            switch spec(from: contents, name: name, source: source, key: key) {
             case .success(let spec):
                 let id = try store.insert([spec], now: WallClock.now())[0]
                 unlink(staged)
@@ -147,7 +168,7 @@ public final class SpoolIngestor {
             case .failure(let problem):
                 let id = try store.insertInvalid(
                     InvalidTaskFile(
-                        name: name, source: source, sourceKey: contents.identity,
+                        name: name, source: source, sourceKey: key,
                         text: Self.printable(contents.bytes), problem: problem.text, cwd: cwd),
                     now: WallClock.now())
                 let kept = moveToRejected(name, from: staged)
@@ -155,20 +176,22 @@ public final class SpoolIngestor {
                 return .rejected(id)
             }
         } catch {
-            // The file stays staged; the next scan (or daemon start) picks it up again.
+            // The file stays staged; the daemon scans again a little later (and at every start).
             logger.error("spool: cannot record \(name): \(error)")
             return .busy
         }
     }
 
     /// The job a task file describes, or what is wrong with it.
-    private func spec(from contents: TaskFileReader.Contents, name: String, source: String) -> Swift.Result<JobSpec, Problem> {
+    private func spec(from contents: TaskFileReader.Contents, name: String, source: String, key: String)
+        -> Swift.Result<JobSpec, Problem>
+    {
         switch TaskFileParser.parse(contents.bytes, file: name, now: WallClock.now()) {
         case .success(let file):
             var options = file.options
             if options.name == nil { options.name = name }
             var spec = options.spec(payload: file.payload, cwd: cwd, environment: environment, source: source)
-            spec.sourceKey = contents.identity
+            spec.sourceKey = key
             do {
                 try JobLimits.check(spec)
             } catch {
@@ -184,13 +207,10 @@ public final class SpoolIngestor {
 
     /// Records a file that cannot even be read as a failed job, and moves it aside.
     private func reject(_ name: String, from path: String, problem: String) -> Result {
-        var info = stat()
-        let key = lstat(path, &info) == 0
-            ? "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : nil
         do {
             let id = try store.insertInvalid(
                 InvalidTaskFile(
-                    name: name, source: directory + "/" + name, sourceKey: key, text: "", problem: "\(name): \(problem)",
+                    name: name, source: directory + "/" + name, sourceKey: nil, text: "", problem: "\(name): \(problem)",
                     cwd: cwd),
                 now: WallClock.now())
             let kept = moveToRejected(name, from: path)

@@ -63,6 +63,9 @@ public final class Supervisor {
     var pendingEnd: AttemptEnd?
     var wakePending = true
     var draining = false
+    /// Whether, since draining began, it looked once for a job the daemon had already claimed
+    /// for it (which it must run rather than abandon).
+    var checkedForAssignedJob = false
     /// After a failed write (disk full, …): when to try again, and the next pause.
     var retryAt: Int64?
     var retryPause: Int64 = 250
@@ -75,6 +78,7 @@ public final class Supervisor {
         slotLock.recordHolder(getpid())
         self.daemonPipe = daemonPipe
         _ = jq_set_cloexec(daemonPipe)
+        _ = jq_set_nonblocking(daemonPipe)
         cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
         store = try SQLiteStore(path: configuration.home.databasePath)
         logs = SlotLogs(home: configuration.home, slot: configuration.slot)
@@ -86,7 +90,8 @@ public final class Supervisor {
         jq_malloc_keep_freed(8 << 20)
         while true {
             if running == nil && retryAt == nil {
-                if pendingEnd != nil || (wakePending && !draining) {
+                if pendingEnd != nil || (wakePending && !draining) || (draining && !checkedForAssignedJob) {
+                    if draining { checkedForAssignedJob = true }
                     settleAndClaim()
                     continue
                 }
@@ -99,12 +104,13 @@ public final class Supervisor {
     // MARK: Claim, start, finish
 
     private func settleAndClaim() {
-        let request = draining
-            ? nil
-            : ClaimRequest(limit: 1, worker: configuration.slot, maxRunning: configuration.workers,
-                           logDirectory: configuration.home.logsDirectory)
+        // Draining, it takes no new job — but one the daemon already claimed for it, it runs.
+        let request = ClaimRequest(
+            limit: 1, worker: configuration.slot, maxRunning: configuration.workers,
+            logDirectory: configuration.home.logsDirectory)
         do {
-            let result = try store.finishAndClaim(finishing: pendingEnd, claiming: request, now: WallClock.now())
+            let result = try store.finishAndClaim(
+                finishing: pendingEnd, claiming: request, claimNew: !draining, now: WallClock.now())
             if let pendingEnd, let finished = result.finished { logSettled(pendingEnd.id, finished) }
             pendingEnd = nil
             wakePending = false
@@ -122,6 +128,12 @@ public final class Supervisor {
 
     private func start(_ job: Job) {
         let attempt = job.attempt
+        // Cancelled between its claim and now (the daemon may have claimed it for us).
+        if job.cancelRequestedAt != nil {
+            logger.info("job \(job.id) cancelled before it started")
+            pendingEnd = AttemptEnd(id: job.id, attempt: attempt, end: .cancelled(nil))
+            return
+        }
         func fail(_ text: String, stderr: Int32 = -1) {
             if stderr >= 0 {
                 writeAll("jobq: \(text)\n", to: stderr)
@@ -246,18 +258,27 @@ public final class Supervisor {
         }
     }
 
+    /// Reads everything there is: a wake-up that arrives together with the daemon's exit (EOF)
+    /// must not start a new job.
     private func readDaemonPipe() {
         var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { read(daemonPipe, $0.baseAddress, $0.count) }
-        if n > 0 {
-            if buffer[0..<n].contains(UInt8(ascii: "w")) { wakePending = true }
-            if buffer[0..<n].contains(UInt8(ascii: "d")) { draining = true }
-        } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+        var wake = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(daemonPipe, $0.baseAddress, $0.count) }
+            if n > 0 {
+                if buffer[0..<n].contains(UInt8(ascii: "w")) { wake = true }
+                if buffer[0..<n].contains(UInt8(ascii: "d")) { draining = true }
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { break }
             // The daemon is gone: finish this job, record it, and exit.
             close(daemonPipe)
             daemonPipe = -1
             draining = true
+            break
         }
+        if wake && !draining { wakePending = true }
     }
 
     private func checkCancellation() {

@@ -67,6 +67,14 @@ extension SQLiteStore {
                 guard state == JobState.failed.rawValue else {
                     throw StoreError.wrongState(id, JobState(rawValue: state) ?? .failed, "only failed jobs can be retried")
                 }
+                // It would wait forever for a dependency that failed — unless that one is retried too.
+                let failedDependencies = try database.statement(SQL.failedDependencies).rows([.integer(id.rawValue)]) {
+                    JobID($0.int64(0))
+                }
+                if let blocking = failedDependencies.first(where: { !ids.contains($0) }) {
+                    throw StoreError.wrongState(
+                        id, .failed, "it runs after job \(blocking), which failed: retry both (jobq retry \(blocking) \(id))")
+                }
                 try requeue(id, now: now)
             }
         }
@@ -97,7 +105,7 @@ extension SQLiteStore {
     /// attempt ended, then take the next job — the one the daemon already claimed for this
     /// worker (see `insertEach(_:assigning:)`), else a newly claimed one.
     public func finishAndClaim(
-        finishing: AttemptEnd?, claiming request: ClaimRequest?, now: Int64
+        finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true, now: Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
         try write { () throws -> (FinishResult?, Bool, [Job]) in
             var result: FinishResult?
@@ -117,7 +125,7 @@ extension SQLiteStore {
                 claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
                     try decodeJobWithEnvironment($0)
                 }
-                if claimed.isEmpty { claimed = try claimInTransaction(request, now: now) }
+                if claimed.isEmpty && claimNew { claimed = try claimInTransaction(request, now: now) }
             }
             return (result, unblocks, claimed)
         }

@@ -48,6 +48,10 @@ enum SQL {
         return "SELECT \(columns) FROM jobs\(index) WHERE state = '\(state.rawValue)' ORDER BY id DESC LIMIT ?1"
     }
     static let dependencies = "SELECT after_id FROM job_deps WHERE job_id = ?1 ORDER BY after_id"
+    /// The dependencies of the jobs in a JSON array of ids.
+    static let dependenciesOfMany = """
+        SELECT job_id, after_id FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?1)) ORDER BY job_id, after_id
+        """
     static let attempts = """
         SELECT attempt, state, reason, started_at, finished_at, worker, pid, exit_code, signal, error,
                stdout_path, stderr_path
@@ -97,7 +101,7 @@ enum SQL {
                               signal, error, stdout_path, stderr_path)
         SELECT id, attempt, state, reason, started_at, finished_at, worker, pid, exit_code, signal, error,
                stdout_path, stderr_path
-        FROM jobs WHERE id = ?1 AND state IN ('done', 'failed') AND attempt > 0
+        FROM jobs WHERE id = ?1 AND state IN ('done', 'failed') AND attempt > 0 AND started_at IS NOT NULL
         """
 
     /// failed → queued, clearing the last attempt's outcome (kept by `archiveAttempt`).
@@ -119,6 +123,11 @@ enum SQL {
         UPDATE jobs SET state = 'failed', reason = 'dependency', finished_at = ?2,
                         error = 'job ' || ?1 || ', which it runs after, failed'
         WHERE id IN (SELECT id FROM dependents) AND state = 'queued'
+        """
+
+    static let failedDependencies = """
+        SELECT d.after_id FROM job_deps AS d JOIN jobs AS p ON p.id = d.after_id
+        WHERE d.job_id = ?1 AND p.state = 'failed' ORDER BY d.after_id
         """
 
     static let hasDependents = "SELECT EXISTS (SELECT 1 FROM job_deps WHERE after_id = ?1)"
@@ -157,7 +166,10 @@ enum SQL {
         FROM jobs WHERE id IN (SELECT value FROM json_each(?1))
         """
 
-    static let unfinishedIDs = "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
+    /// Through the two partial indexes (a plain `state IN (…)` would scan the whole history).
+    static let unfinishedIDs = """
+        SELECT id FROM jobs WHERE state = 'queued' UNION ALL SELECT id FROM jobs WHERE state = 'running' ORDER BY id
+        """
 
     /// A batch of finished jobs to prune (never the newest job, so ids are never reused), with
     /// the log files of all their attempts.
@@ -170,7 +182,10 @@ enum SQL {
         ORDER BY j.id LIMIT ?2
         """
     static let deleteJob = "DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed')"
+    /// Environments no job uses any more — but never the newest, so that an environment id is
+    /// never reused (workers cache environments by id). One pass over `jobs`, not one per row.
     static let deleteUnusedEnvironments = """
-        DELETE FROM environments WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.env_id = environments.id)
+        DELETE FROM environments
+        WHERE id NOT IN (SELECT DISTINCT env_id FROM jobs) AND id < (SELECT max(id) FROM environments)
         """
 }

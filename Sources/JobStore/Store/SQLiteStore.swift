@@ -205,8 +205,20 @@ public final class SQLiteStore: Store {
     public func jobs(state: JobState?, limit: Int?) throws -> [Job] {
         let limit = SQLValue.integer(Int64(limit ?? -1))
         do {
-            if let state { return try database.statement(SQL.jobsNewestFirst(in: state)).rows([limit], decodeJob) }
-            return try database.statement(SQL.jobsNewestFirst).rows([limit], decodeJob)
+            var jobs = try database.statement(state.map(SQL.jobsNewestFirst(in:)) ?? SQL.jobsNewestFirst)
+                .rows([limit], decodeJob)
+            // Their --after lists, in one query (most jobs have none).
+            if try database.integer("SELECT EXISTS (SELECT 1 FROM job_deps)") == 1 {
+                let ids = "[" + jobs.map { String($0.id.rawValue) }.joined(separator: ",") + "]"
+                var after: [JobID: [JobID]] = [:]
+                for (job, dependency) in try database.statement(SQL.dependenciesOfMany).rows([.text(ids)], {
+                    (JobID($0.int64(0)), JobID($0.int64(1)))
+                }) {
+                    after[job, default: []].append(dependency)
+                }
+                for index in jobs.indices { jobs[index].after = after[jobs[index].id] ?? [] }
+            }
+            return jobs
         } catch {
             throw StoreError.from(error, path: database.path)
         }
@@ -268,6 +280,8 @@ public final class SQLiteStore: Store {
     /// An environment row's variables, decoded once per connection.
     func environment(id: Int64) throws -> [String] {
         if let cached = environmentCache[id] { return cached }
+        // Bounded: a long-lived worker sees many environments over time.
+        if environmentCache.count >= 64 { environmentCache.removeAll(keepingCapacity: true) }
         let vars = try database.statement(SQL.environment).firstRow([.integer(id)]) { $0.blob(0) } ?? []
         let environment = NulSeparated.decode(vars)
         environmentCache[id] = environment

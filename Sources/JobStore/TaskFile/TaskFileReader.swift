@@ -8,8 +8,6 @@ import Glibc
 public enum TaskFileReader {
     public struct Contents: Sendable {
         public var bytes: [UInt8]
-        /// device:inode:size:mtime — identifies this version of the file (spool ingestion).
-        public var identity: String
         public var owner: uid_t
     }
 
@@ -60,7 +58,6 @@ public enum TaskFileReader {
             return failure("is more than \(TaskFileParser.maximumBytes) bytes (1 MiB), the limit")
         }
         bytes.removeSubrange(count...)
-        let identity = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-        return .success(Contents(bytes: bytes, identity: identity, owner: info.st_uid))
+        return .success(Contents(bytes: bytes, owner: info.st_uid))
     }
 }

@@ -40,7 +40,10 @@ struct Cancel: ParsableCommand {
             case .cancelledQueued:
                 terminal.print("job \(id) cancelled (it had not started)")
             case .stopRequested(let worker):
-                if let worker, DaemonControl.isWorkerAlive(home, slot: worker) {
+                // Holding the slot's lock proves its worker is gone — and keeps a new one from
+                // taking the slot while this settles the job.
+                let slotLock = try worker.map { try LockFile(path: home.slotLockPath($0)) }
+                if let worker, slotLock?.tryLock() == false {
                     Poke.send(to: home.slotPokePath(worker))
                     terminal.print("job \(id) is being stopped")
                 } else if let job = try store.job(id) {

@@ -16,7 +16,9 @@ struct Log: ParsableCommand {
               jobq log 42 --stderr
               jobq log 42 --follow
 
-            Exit codes: 0 success, 1 no such job, or it has no output yet, 64 bad usage.
+            A job that printed nothing has no output: `log` prints nothing and exits 0.
+
+            Exit codes: 0 success, 1 no such job or it has not started yet (without --follow), 64 bad usage.
             """
     )
 
@@ -41,16 +43,37 @@ struct Log: ParsableCommand {
             return
         }
         // Follow: every commit changes the WAL and every write changes the log, so waiting on
-        // both folders' events means reacting at once without polling.
+        // both folders' events means reacting at once without polling. While the job runs its
+        // output is read through one open descriptor: the file it writes keeps its identity when
+        // the worker renames it, and is never handed to another job while we hold it.
         let watcher = try DirectoryWatcher(directories: [home.path, home.logsDirectory], events: DirectoryWatcher.changes)
+        var live: (fd: Int32, attempt: Int)?
         var offset: Int64 = 0
+        defer { if let live { close(live.fd) } }
         while true {
-            if let path = job.outputPath(stderr: stderr, home: home) { offset = copy(from: path, offset: offset) }
-            if job.state.isFinished { return }
+            if job.state == .running, live?.attempt != job.attempt, let path = job.outputPath(stderr: stderr, home: home) {
+                if let live { close(live.fd) }
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                live = fd >= 0 ? (fd, job.attempt) : nil
+                offset = 0
+            }
+            if let live {
+                offset = copy(from: live.fd, offset: offset)
+            }
+            if job.state.isFinished {
+                // Whatever it wrote since; a job that never ran while we watched: its log file.
+                if live == nil, let path = job.outputPath(stderr: stderr, home: home) {
+                    let fd = open(path, O_RDONLY | O_CLOEXEC)
+                    if fd >= 0 {
+                        offset = copy(from: fd, offset: offset)
+                        close(fd)
+                    }
+                }
+                return
+            }
             _ = EventWait.wait(for: [watcher.fd], timeout: 1000)
             _ = watcher.drain()
             guard let current = try store.job(id) else { return }
-            if current.attempt != job.attempt { offset = 0 }
             job = current
         }
     }
@@ -60,6 +83,10 @@ struct Log: ParsableCommand {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return offset }
         defer { close(fd) }
+        return copy(from: fd, offset: offset)
+    }
+
+    private func copy(from fd: Int32, offset: Int64) -> Int64 {
         var position = offset
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {

@@ -21,17 +21,22 @@ struct Status: ParsableCommand {
     func run() throws {
         let home = global.resolvedHome
         let counts = try SQLiteStore(home: home).counts()
-        let daemon = DaemonControl.runningDaemon(of: home)
+        let daemon = DaemonControl.runningDaemonAndWorkers(of: home)
+        let busy = counts[.running] ?? 0
         var terminal = Terminal()
         if output.json {
             terminal.print(JSON.object([
                 ("home", .string(home.path)),
-                ("daemon", .object([("running", .bool(daemon != nil)), ("pid", .int(daemon))])),
+                ("daemon", .object([
+                    ("running", .bool(daemon != nil)), ("pid", .int(daemon?.pid)), ("workers", .int(daemon?.workers)),
+                    ("busy", .int(Int64(busy))),
+                ])),
                 ("counts", .object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })),
             ]).serialized())
         } else {
             terminal.print("home     \(home.path)")
-            terminal.print("daemon   " + (daemon.map { "running (pid \($0))" } ?? "not running (start it with `jobq daemon`)"))
+            let workers = daemon?.workers.map { ", \(busy) of \($0) workers busy" } ?? ""
+            terminal.print("daemon   " + (daemon.map { "running (pid \($0.pid)\(workers))" } ?? "not running (start it with `jobq daemon`)"))
             for state in JobState.allCases {
                 terminal.print(state.rawValue + String(repeating: " ", count: 9 - state.rawValue.count) + String(counts[state] ?? 0))
             }
