@@ -13,14 +13,18 @@ import Glibc
 /// reused only when no other process has it open at all (a write lease is granted only then):
 /// so a leftover grandchild's late output never lands in the next job's log, and a
 /// `jobq log --follow` that holds the file open never reads the next job's output from it.
-public struct SlotLogs {
+public final class SlotLogs {
     public let home: Home
     public let slot: Int
+    /// Scratch files found reusable when the last job ended, already open for the next one.
+    private var prepared: [Bool: Int32] = [:]
 
     public init(home: Home, slot: Int) {
         self.home = home
         self.slot = slot
     }
+
+    deinit { for fd in prepared.values { close(fd) } }
 
     public static func scratchPath(_ home: Home, slot: Int, stderr: Bool) -> String {
         home.logsDirectory + "/.slot-\(slot)." + (stderr ? "err" : "out")
@@ -38,41 +42,45 @@ public struct SlotLogs {
     }
 
     /// After the job has ended: a scratch file that it wrote to, or that one of its processes
-    /// still holds open for writing, becomes the job's own log file.
+    /// still holds open, becomes the job's own log file; one that is empty and free is kept open
+    /// for the next job.
     public func keep(stdoutPath: String?, stderrPath: String?) {
         for (stderr, target) in [(false, stdoutPath), (true, stderrPath)] {
             guard let target else { continue }
             let scratch = Self.scratchPath(home, slot: slot, stderr: stderr)
-            var info = stat()
-            guard lstat(scratch, &info) == 0 else { continue }
-            if info.st_size > 0 || !isReusable(scratch) { rename(scratch, target) }
+            if let fd = reusableDescriptor(scratch) {
+                if let old = prepared.updateValue(fd, forKey: stderr) { close(old) }
+            } else {
+                rename(scratch, target)
+            }
         }
     }
 
     private func openScratch(stderr: Bool) -> Result<Int32, Spawn.Failure> {
         let path = Self.scratchPath(home, slot: slot, stderr: stderr)
-        if isReusable(path) {
-            let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
-            if fd >= 0 { return .success(fd) }
-        }
-        // Not there, not empty, or still written by someone: start a fresh one (a writer that
-        // still holds the old one keeps its own file).
+        if let fd = prepared.removeValue(forKey: stderr) ?? reusableDescriptor(path) { return .success(fd) }
+        // Not there, not empty, or still open elsewhere: start a fresh one (whoever still holds
+        // the old one keeps their own file).
         unlink(path)
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return .failure(Spawn.Failure(text: "cannot create \(path): \(systemError(errno))")) }
         return .success(fd)
     }
 
-    /// An empty regular file that no other process has open.
-    private func isReusable(_ path: String) -> Bool {
-        let fd = Glibc.open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+    /// The file, open for appending, if it is an empty regular file that no other process has
+    /// open (a write lease is granted only then).
+    private func reusableDescriptor(_ path: String) -> Int32? {
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0 else { return false }
-        guard jq_set_lease(fd, F_WRLCK) == 0 else { return false }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0,
+            jq_set_lease(fd, F_WRLCK) == 0
+        else {
+            close(fd)
+            return nil
+        }
         _ = jq_set_lease(fd, F_UNLCK)
-        return true
+        return fd
     }
 }
 
