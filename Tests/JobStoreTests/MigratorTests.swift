@@ -1,4 +1,6 @@
+import Dispatch
 import Glibc
+import Synchronization
 import Testing
 import TestSupport
 
@@ -83,5 +85,27 @@ import TestSupport
         let before = try schema(Database(path: path))
         _ = try SQLiteStore(path: path)
         #expect(try schema(Database(path: path)) == before)
+    }
+}
+
+/// Many connections creating the same new database at the same instant (threads, so that no
+/// process start-up spreads them out): one creates it; the others wait, then use it.
+@Suite struct ConcurrentCreationTests {
+    @Test func manyConnectionsCreateOneDatabase() throws {
+        for round in 0..<20 {
+            let folder = TemporaryDirectory("create\(round)")
+            let path = folder.file("jobq.db")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                do {
+                    let store = try SQLiteStore(path: path)
+                    _ = try store.counts()
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty, "round \(round): \(failures.withLock { $0 })")
+            #expect(try Database(path: path).text("PRAGMA journal_mode") == "wal")
+        }
     }
 }

@@ -154,3 +154,36 @@ import TestSupport
         #expect(status.contains("\"queued\": 2000"), "\(status)")
     }
 }
+
+/// Several processes opening a brand-new home at once: one creates it, the others wait and
+/// then use it — nobody fails, nobody mistakes it for someone else's database.
+@Suite struct FreshHomeTests {
+    @Test func manyProcessesOpenANewHomeAtOnce() throws {
+        for round in 0..<8 {
+            let folder = TemporaryDirectory("fresh\(round)")
+            let home = folder.file("home")
+            // A daemon starting at the same moment as the others.
+            let daemon = DaemonHarness(home: home, logPath: folder.file("daemon.log"))
+            let daemonChild = JobQProcess.spawn(
+                JobQProcess.binary, ["--home", home, "daemon", "--workers", "1"], captureOutput: false,
+                logPath: folder.file("daemon.log"))
+            var children: [(pid_t, String)] = []
+            for index in 0..<6 {
+                let log = folder.file("p\(index).log")
+                let arguments = index % 2 == 0 ? ["status"] : ["add", "--", "true"]
+                children.append((JobQProcess.spawn(
+                    JobQProcess.binary, ["--home", home] + arguments, captureOutput: false, logPath: log).pid, log))
+            }
+            for (pid, log) in children {
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                #expect(status == 0, "round \(round): \(readFile(log) ?? "")")
+            }
+            #expect(waitUntil { daemon.log.contains("daemon started") }, "round \(round): \(daemon.log)")
+            kill(daemonChild.pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(daemonChild.pid, &status, 0)
+            #expect(status == 0, "round \(round): the daemon failed: \(daemon.log)")
+        }
+    }
+}

@@ -253,3 +253,28 @@ import TestSupport
         #expect(try test.store().counts()[.queued] == 1)
     }
 }
+
+@Suite struct WaitTests {
+    /// `wait` returns promptly when the job ends — not a poll interval later.
+    @Test func waitReturnsSoonAfterTheJobEnds() throws {
+        let test = DaemonTestCase("waitprompt")
+        try #require(test.daemon.start(["--workers", "1"]))
+        for _ in 0..<3 {
+            let id = try test.add(["--", "sleep", "0.2"])
+            let started = monotonicSeconds()
+            let wait = test.jobq(["wait", "\(id)"])
+            let elapsed = monotonicSeconds() - started
+            #expect(wait.status == 0)
+            let job = try test.job(id)
+            #expect(job.state == .done)
+            // The job itself takes 0.2 s; a wait that missed the end would take a second more.
+            #expect(elapsed < 0.8, "wait took \(elapsed) s")
+        }
+        let failing = try test.addShell("exit 4")
+        #expect(test.jobq(["wait", "\(failing)"]).status == 2)
+        #expect(test.jobq(["wait", "--timeout", "100ms"]).status == 0)
+        let long = try test.add(["--", "sleep", "30"])
+        #expect(test.jobq(["wait", "\(long)", "--timeout", "200ms"]).status == 3)
+        _ = test.jobq(["cancel", "\(long)"])
+    }
+}

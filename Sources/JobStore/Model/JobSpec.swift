@@ -92,14 +92,40 @@ public enum JobLimits {
 
     /// Refuses a spec whose command line or environment could not be executed.
     public static func check(_ spec: JobSpec) throws(InputError) {
-        var words: [String] = spec.environment
-        if case .command(let argv) = spec.payload {
-            guard !argv.isEmpty, !argv[0].isEmpty else { throw InputError("the command is empty") }
-            words += argv
+        try check([spec])
+    }
+
+    /// `check` for many specs; an environment they share (one `add`) is measured once.
+    public static func check(_ specs: [JobSpec]) throws(InputError) {
+        var measured: (environment: [String], bytes: Int)?
+        for spec in specs {
+            let environmentBytes: Int
+            if let measured, measured.environment == spec.environment {
+                environmentBytes = measured.bytes
+            } else {
+                environmentBytes = try measure(spec.environment)
+                measured = (spec.environment, environmentBytes)
+            }
+            var argv: [String] = []
+            if case .command(let words) = spec.payload {
+                guard !words.isEmpty, !words[0].isEmpty else { throw InputError("the command is empty") }
+                argv = words
+            }
+            if argv.count + spec.environment.count > maximumWords {
+                throw InputError(
+                    "the command and environment have \(argv.count + spec.environment.count) entries; the limit is "
+                        + "\(maximumWords)")
+            }
+            let total = environmentBytes + (try measure(argv))
+            if total > maximumArgvAndEnvironmentBytes {
+                throw InputError(
+                    "the command and environment take \(total) bytes; the limit is \(maximumArgvAndEnvironmentBytes) (1 MiB)")
+            }
         }
-        guard words.count <= maximumWords else {
-            throw InputError("the command and environment have \(words.count) entries; the limit is \(maximumWords)")
-        }
+    }
+
+    /// The bytes `words` take in an exec (each with its NUL), refusing any one that is too long.
+    private static func measure(_ words: [String]) throws(InputError) -> Int {
         var total = 0
         for word in words {
             let bytes = word.utf8.count
@@ -112,9 +138,6 @@ public enum JobLimits {
             if word.utf8.contains(0) { throw InputError("an argument or environment entry contains a NUL byte") }
             total += bytes + 1
         }
-        if total > maximumArgvAndEnvironmentBytes {
-            throw InputError(
-                "the command and environment take \(total) bytes; the limit is \(maximumArgvAndEnvironmentBytes) (1 MiB)")
-        }
+        return total
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Brings a database to the schema this jobq was built with, tracked by `PRAGMA user_version`:
 /// a new database runs the whole schema; an older one runs the migration steps from its
 /// version up; a newer one is refused; a SQLite database that is not jobq's is refused.
@@ -38,16 +42,9 @@ public struct Migrator: Sendable {
     public func prepare(_ database: Database) throws {
         let (found, application) = try versionAndApplication(database)
         if found == version && application == applicationID { return }
-        try check(found: found, application: application, database: database)
-        if found == 0 {
-            // WAL must be set outside a transaction; it is a property of the file from now on.
-            let mode = try database.text("PRAGMA journal_mode = WAL")
-            guard mode == "wal" else {
-                throw StoreError.cannotOpen(path: database.path, detail: "cannot switch to WAL (got \(mode ?? "nothing"))")
-            }
-        }
+        // Everything else under the write lock, from one snapshot: several processes may open a
+        // new home at once, and one of them must create it while the others wait and then see it.
         try database.write {
-            // Another process may have created or upgraded it while we waited for the lock.
             let (current, application) = try versionAndApplication(database)
             try check(found: current, application: application, database: database)
             if current == 0 {
@@ -63,6 +60,27 @@ public struct Migrator: Sendable {
             guard final == version else {
                 throw StoreError.cannotOpen(
                     path: database.path, detail: "no migration from schema version \(final) to \(version)")
+            }
+        }
+        try useWAL(database)
+    }
+
+    /// Switches the file to WAL (outside any transaction; a property of the file from then on).
+    /// The switch needs the database to itself, and SQLite does not wait for that with the busy
+    /// handler, so a process that finds another one reading it tries again for a few seconds.
+    private func useWAL(_ database: Database) throws {
+        let deadline = WallClock.monotonic() + 10_000
+        var pause: UInt32 = 500
+        while true {
+            do {
+                let mode = try database.text("PRAGMA journal_mode = WAL")
+                guard mode == "wal" else {
+                    throw StoreError.cannotOpen(path: database.path, detail: "cannot switch to WAL (got \(mode ?? "nothing"))")
+                }
+                return
+            } catch let error as SQLiteError where error.isBusy && WallClock.monotonic() < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
             }
         }
     }

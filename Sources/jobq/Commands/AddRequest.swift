@@ -30,7 +30,7 @@ struct AddRequest {
         case .taskFiles(let files):
             specs = try files.map { try taskFileSpec($0, cwd: cwd, environment: environment, now: now) }
         }
-        for spec in specs { try JobLimits.check(spec) }
+        try JobLimits.check(specs)
         let ids: [JobID]
         if specs.count == 1, case .added(let id) = try AddClient.add(specs[0], home: home) {
             // The daemon committed it (and knows about it).

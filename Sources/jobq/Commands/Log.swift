@@ -46,7 +46,7 @@ struct Log: ParsableCommand {
         // both folders' events means reacting at once without polling. While the job runs its
         // output is read through one open descriptor: the file it writes keeps its identity when
         // the worker renames it, and is never handed to another job while we hold it.
-        let watcher = try DirectoryWatcher(directories: [home.path, home.logsDirectory], events: DirectoryWatcher.changes)
+        var changes = try StoreChanges(home: home, alsoWatching: [home.logsDirectory])
         var live: (fd: Int32, attempt: Int)?
         var offset: Int64 = 0
         defer { if let live { close(live.fd) } }
@@ -71,8 +71,7 @@ struct Log: ParsableCommand {
                 }
                 return
             }
-            _ = EventWait.wait(for: [watcher.fd], timeout: 1000)
-            _ = watcher.drain()
+            changes.next()
             guard let current = try store.job(id) else { return }
             job = current
         }

@@ -31,8 +31,7 @@ struct Wait: ParsableCommand {
     func run() throws {
         let home = global.resolvedHome
         let store = try SQLiteStore(home: home)
-        // Every commit changes the database's WAL: its events say when to look again.
-        let watcher = try DirectoryWatcher(directory: home.path, events: DirectoryWatcher.changes)
+        var changes = try StoreChanges(home: home)
         let waiting = ids.isEmpty ? try store.unfinishedJobIDs() : ids
         let deadline = timeout.map { WallClock.monotonic() + $0 }
         let showProgress = isatty(STDERR_FILENO) == 1
@@ -54,13 +53,7 @@ struct Wait: ParsableCommand {
                 if showProgress { writeAll("\n", to: STDERR_FILENO) }
                 throw ExitCode(3)
             }
-            // Wake on the next commit, but look at most every few milliseconds: a busy queue
-            // commits thousands of times a second, and counting is not free.
-            let checked = WallClock.monotonic()
-            _ = EventWait.wait(for: [watcher.fd], timeout: min(remaining ?? 1000, 1000))
-            let pause = 5 - (WallClock.monotonic() - checked)
-            if pause > 0 { _ = EventWait.wait(for: [], timeout: pause) }
-            _ = watcher.drain()
+            changes.next(longest: min(remaining ?? 2_000, 2_000))
         }
     }
 
