@@ -41,6 +41,8 @@ void jq_spawn_note_ignored_signals(void) {
     reset_signals = status_mask(status, "SigIgn:") | status_mask(status, "SigCgt:");
 }
 
+void jq_malloc_release_free(void) { malloc_trim(0); }
+
 void jq_malloc_keep_freed(int bytes) {
     mallopt(M_TRIM_THRESHOLD, bytes);
     mallopt(M_MMAP_THRESHOLD, bytes);

@@ -32,10 +32,7 @@ struct JobQ: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             let now = WallClock.now()
-            if let add = FastAdd.request(arguments, now: now) {
-                try add.run(now: now)
-                return
-            }
+            if try FastPath.run(arguments, now: now) { return }
             var command = try parse(movingGlobalOptions(arguments))
             try command.run()
         } catch let error as any ReadableError {

@@ -31,6 +31,9 @@ void jq_spawn_note_ignored_signals(void);
 /// to `bytes` of freed memory instead.
 void jq_malloc_keep_freed(int bytes);
 
+/// Gives freed heap memory back to the kernel now (malloc_trim): for a process about to sit idle.
+void jq_malloc_release_free(void);
+
 int jq_wifexited(int status);
 int jq_wexitstatus(int status);
 int jq_wifsignaled(int status);

@@ -76,7 +76,7 @@ public final class Daemon {
             throw StoreError.daemonRunning(home: home.path, pid: lock.holderPID())
         }
         lock.recordHolder(getpid(), note: "workers \(configuration.workers)")
-        store = try SQLiteStore(path: home.databasePath)
+        store = try SQLiteStore(path: home.databasePath, cacheKilobytes: 256)
         wake = try Poke(listeningAt: home.wakePath)
         spool = try SpoolIngestor(directory: configuration.spool, store: store, environment: ProcessEnvironment.entries())
         watcher = try DirectoryWatcher(directory: configuration.spool, events: DirectoryWatcher.newFiles)
@@ -105,6 +105,8 @@ public final class Daemon {
             let slots = Array(heldSlots.keys)
             let socketFDs = addServer?.descriptors ?? []
             let fds = [signals.fd, wake.fd, watcher.fd] + slots.map { heldSlots[$0]! } + socketFDs
+            // Memory freed while handling the last events goes back to the system while we wait.
+            jq_malloc_release_free()
             let ready = EventWait.wait(for: fds, timeout: nextTimer())
             let readySockets = Set(socketFDs.indices.filter { ready.contains(3 + slots.count + $0) }.map { socketFDs[$0] })
             if !readySockets.isEmpty { acceptJobs(readySockets) }

@@ -80,7 +80,7 @@ public final class Supervisor {
         _ = jq_set_cloexec(daemonPipe)
         _ = jq_set_nonblocking(daemonPipe)
         cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
-        store = try SQLiteStore(path: configuration.home.databasePath)
+        store = try SQLiteStore(path: configuration.home.databasePath, cacheKilobytes: 256)
         logs = SlotLogs(home: configuration.home, slot: configuration.slot)
     }
 
@@ -96,6 +96,8 @@ public final class Supervisor {
                     continue
                 }
                 if draining { return 0 }
+                // Idle: the memory the last jobs used goes back to the system while we wait.
+                jq_malloc_release_free()
             }
             waitForEvents()
         }

@@ -8,8 +8,8 @@ public enum JobState: String, CaseIterable, Sendable {
 
     /// From the schema's `state` column (which its CHECK keeps to these four): by first letter,
     /// cheaper than matching whole strings when listing thousands.
-    init(text: String) {
-        switch text.utf8.first {
+    init(firstByte: UInt8) {
+        switch firstByte {
         case UInt8(ascii: "q"): self = .queued
         case UInt8(ascii: "r"): self = .running
         case UInt8(ascii: "d"): self = .done

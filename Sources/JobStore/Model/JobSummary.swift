@@ -20,9 +20,9 @@ public struct JobSummary: Sendable {
     public enum Kind: Sendable {
         case command, script, message
 
-        /// From the schema's `kind` column.
-        public init(_ text: String) {
-            switch text.utf8.first {
+        /// From the first byte of the schema's `kind` column.
+        public init(firstByte: UInt8) {
+            switch firstByte {
             case UInt8(ascii: "c"): self = .command
             case UInt8(ascii: "m"): self = .message
             default: self = .script

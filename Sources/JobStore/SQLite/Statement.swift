@@ -128,6 +128,15 @@ public struct Row {
 
     public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 
+    /// The first byte of a text column (0 when empty or NULL): enough to tell the schema's
+    /// keyword values apart without making a string of each.
+    public func firstByte(_ column: Int32) -> UInt8 {
+        guard let pointer = sqlite3_column_text(statement.handle, column),
+            sqlite3_column_bytes(statement.handle, column) > 0
+        else { return 0 }
+        return pointer.pointee
+    }
+
     public func blob(_ column: Int32) -> [UInt8] {
         guard let pointer = sqlite3_column_blob(statement.handle, column) else { return [] }
         let count = Int(sqlite3_column_bytes(statement.handle, column))

@@ -10,12 +10,14 @@ public final class SQLiteStore: Store {
     private var progressIDs: [JobID] = []
     private var progressList = "[]"
 
-    /// Opens the database at `path`, creating it or upgrading its schema as needed.
-    public init(path: String, migrator: Migrator = .jobq) throws {
+    /// Opens the database at `path`, creating it or upgrading its schema as needed. A long-lived
+    /// process that touches few pages (the daemon, a worker) passes a small `cacheKilobytes`.
+    public init(path: String, migrator: Migrator = .jobq, cacheKilobytes: Int? = nil) throws {
         do {
             database = try Database(path: path)
             // Per connection: durable commits, enforced references.
             try database.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+            if let cacheKilobytes { try database.execute("PRAGMA cache_size = -\(cacheKilobytes)") }
             try migrator.prepare(database)
         } catch {
             throw StoreError.from(error, path: path)
@@ -265,12 +267,14 @@ public final class SQLiteStore: Store {
             return try database.statement(sql).rows([.integer(Int64(limit ?? -1))]) { row in
                 JobSummary(
                     id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2),
-                    state: JobState(text: row.text(3)), reason: row.optionalText(4).flatMap(FailureReason.init(rawValue:)),
+                    state: JobState(firstByte: row.firstByte(3)),
+                    reason: row.isNull(4) ? nil : FailureReason(rawValue: row.text(4)),
                     exitCode: row.optionalInt(5).map(Int32.init(truncatingIfNeeded:)),
                     signal: row.optionalInt(6).map(Int32.init(truncatingIfNeeded:)),
                     pid: row.optionalInt(7).map(Int32.init(truncatingIfNeeded:)), runAfter: row.int64(8),
                     enqueuedAt: row.int64(9), startedAt: row.optionalInt64(10), finishedAt: row.optionalInt64(11),
-                    kind: JobSummary.Kind(row.text(12)), payload: row.blob(13), seconds: row.optionalDouble(14))
+                    kind: JobSummary.Kind(firstByte: row.firstByte(12)), payload: row.blob(13),
+                    seconds: row.optionalDouble(14))
             }
         } catch {
             throw StoreError.from(error, path: database.path)
@@ -304,7 +308,7 @@ public final class SQLiteStore: Store {
         default: payload = .script(row.text(7))
         }
         return Job(
-            id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2), state: JobState(text: row.text(3)),
+            id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2), state: JobState(firstByte: row.firstByte(3)),
             reason: row.optionalText(4).flatMap(FailureReason.init(rawValue:)), payload: payload, cwd: row.text(10),
             environment: nil, source: row.optionalText(11), timeoutMilliseconds: row.optionalInt64(12),
             maxRetries: row.int(13), attempt: row.int(14), runAfter: row.int64(15), enqueuedAt: row.int64(16),

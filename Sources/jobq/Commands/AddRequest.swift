@@ -2,7 +2,7 @@ import Glibc
 import JobStore
 
 /// What `jobq add` does once its arguments are understood — by the argument parser (`Add`) or
-/// by `FastAdd`, which spares the common case the parser's start-up cost.
+/// by `FastPath`, which spares the common case the parser's start-up cost.
 struct AddRequest {
     enum What {
         case command([String])

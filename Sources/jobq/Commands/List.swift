@@ -29,9 +29,14 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
-        let store = try global.openStore()
+        try Self.show(home: global.resolvedHome, state: state, limit: limit, json: output.json)
+    }
+
+    /// The listing itself (also run by `FastPath`).
+    static func show(home: Home, state: JobState?, limit: Int?, json: Bool) throws {
+        let store = try SQLiteStore(home: home)
         var terminal = Terminal()
-        if output.json {
+        if json {
             terminal.print(JSON.array(try store.jobs(state: state, limit: limit).map { JobPresentation.json($0) }).serialized())
         } else {
             ListTable(jobs: try store.summaries(state: state, limit: limit), now: WallClock.now())

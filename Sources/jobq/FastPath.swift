@@ -1,0 +1,90 @@
+import JobStore
+
+/// The common forms of the two hottest commands, read without the argument parser:
+/// `jobq add [--home DIR] [OPTIONS] -- COMMAND…` and `jobq list [--state S] [--limit N] [--json]`.
+///
+/// Every `jobq` is a process start, and building swift-argument-parser's command tree (which
+/// reflects over the command's properties) costs more than an enqueue's own work. This reads
+/// those forms directly — the same option names, each value checked by the same code the
+/// commands use — and leaves everything else (task files, --stdin, --help, any mistake) to the
+/// argument parser, so usage errors and help look the same either way.
+enum FastPath {
+    /// Runs the command when the arguments are of a simple form; false when they are for the parser.
+    static func run(_ arguments: [String], now: Int64) throws -> Bool {
+        if let add = scan(arguments, command: "add", valueFlags: Set(JobOptions.flags), needsCommand: true) {
+            var options = JobOptions()
+            for (flag, value) in add.values {
+                do { try options.set(flag, value, now: now) } catch { return false }
+            }
+            try AddRequest(
+                home: Home.resolve(explicit: add.home), options: options, what: .command(add.command), json: add.json
+            ).run(now: now)
+            return true
+        }
+        if let list = scan(arguments, command: "list", valueFlags: ["--state", "--limit"], needsCommand: false) {
+            var state: JobState?
+            var limit: Int?
+            for (flag, value) in list.values {
+                if flag == "--state" {
+                    guard let parsed = JobState(rawValue: value) else { return false }
+                    state = parsed
+                } else {
+                    guard let parsed = Int(value), parsed >= 1 else { return false }
+                    limit = parsed
+                }
+            }
+            try List.show(home: Home.resolve(explicit: list.home), state: state, limit: limit, json: list.json)
+            return true
+        }
+        return false
+    }
+
+    struct Scanned {
+        var home: String?
+        var values: [(String, String)] = []
+        var json = false
+        /// The words after `--`.
+        var command: [String] = []
+    }
+
+    /// `[--home DIR] COMMAND [--flag VALUE | --flag=VALUE | --json]… [-- WORDS…]`, or nil for
+    /// anything else (an unknown flag, a missing value, `--help`, words where none belong).
+    static func scan(_ arguments: [String], command name: String, valueFlags: Set<String>, needsCommand: Bool)
+        -> Scanned?
+    {
+        var scanned = Scanned()
+        var sawCommand = false
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if argument == name && !sawCommand {
+                sawCommand = true
+                continue
+            }
+            if argument == "--" {
+                guard sawCommand, needsCommand, index < arguments.count else { return nil }
+                scanned.command = Array(arguments[index...])
+                return scanned
+            }
+            if argument == "--json" && sawCommand {
+                scanned.json = true
+                continue
+            }
+            var flag = argument
+            var value: String?
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                flag = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            guard flag == "--home" || (sawCommand && valueFlags.contains(flag)) else { return nil }
+            if value == nil {
+                guard index < arguments.count else { return nil }
+                value = arguments[index]
+                index += 1
+            }
+            if flag == "--home" { scanned.home = value } else { scanned.values.append((flag, value!)) }
+        }
+        return sawCommand && !needsCommand ? scanned : nil
+    }
+}
