@@ -11,7 +11,8 @@ import TestSupport
         ("ignores SIGTERM", "trap '' TERM; echo $$ >> PIDS; sleep 60"),
         ("daemonized grandchild", "setsid sh -c 'sleep 60 & echo $! >> PIDS' ; echo $$ >> PIDS; sleep 60"),
         ("closed stdout", "exec >&- 2>&-; echo $$ >> PIDS; sleep 60"),
-        ("own process group", "python3 -c 'import os, time; os.setpgid(0, 0); time.sleep(60)' & echo $! >> PIDS; echo $$ >> PIDS; wait"),
+        // (perl-base is in every Debian; `setpgrp` moves the process to a group of its own.)
+        ("own process group", "perl -e 'setpgrp(0, 0); select(undef, undef, undef, 60)' & echo $! >> PIDS; echo $$ >> PIDS; wait"),
         ("grandchild ignoring SIGTERM", "sh -c 'trap \"\" TERM; sleep 60' & echo $! >> PIDS; echo $$ >> PIDS; wait"),
     ]
 

@@ -32,11 +32,12 @@ final class AddServer {
     /// The descriptors to poll: the listener, then every open connection.
     var descriptors: [Int32] { [listener] + buffers.keys.sorted() }
 
-    /// Accepts and reads what is ready; returns the complete requests.
+    /// Accepts and reads what is ready; returns the complete requests. A connection accepted
+    /// now is read at once (its request is usually there already), not a turn of the loop later.
     func read(ready: Set<Int32>) -> [(fd: Int32, spec: JobSpec)] {
-        if ready.contains(listener) { acceptAll() }
+        let accepted = ready.contains(listener) ? acceptAll() : []
         var requests: [(Int32, JobSpec)] = []
-        for fd in buffers.keys.sorted() where ready.contains(fd) {
+        for fd in buffers.keys.sorted() where ready.contains(fd) || accepted.contains(fd) {
             guard readAvailable(fd) else { continue }
             guard let buffer = buffers[fd], let (payload, _) = AddWire.unframe(buffer) else { continue }
             if let spec = AddWire.decode(payload) {
@@ -54,16 +55,18 @@ final class AddServer {
         drop(fd)
     }
 
-    private func acceptAll() {
+    private func acceptAll() -> Set<Int32> {
+        var accepted = Set<Int32>()
         while true {
             let fd = jq_unix_accept(listener)
-            if fd < 0 { return }
+            if fd < 0 { return accepted }
             // The socket sits in the 0700 run folder; the peer check is a second lock.
             if jq_peer_uid(fd) != Int(uid) {
                 close(fd)
                 continue
             }
             buffers[fd] = []
+            accepted.insert(fd)
         }
     }
 

@@ -62,6 +62,7 @@ public final class Daemon {
     /// When to look at the spool again: a file was still being written, or could not be recorded.
     var spoolRetryAt: Int64?
     var draining = false
+    var idleTrim = IdleTrim()
 
     /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the
     /// signals, the wake-up FIFO and the spool. Nothing runs until `run`.
@@ -105,9 +106,8 @@ public final class Daemon {
             let slots = Array(heldSlots.keys)
             let socketFDs = addServer?.descriptors ?? []
             let fds = [signals.fd, wake.fd, watcher.fd] + slots.map { heldSlots[$0]! } + socketFDs
-            // Memory freed while handling the last events goes back to the system while we wait.
-            jq_malloc_release_free()
-            let ready = EventWait.wait(for: fds, timeout: nextTimer())
+            let ready = EventWait.wait(for: fds, timeout: [nextTimer(), idleTrim.timeout].compactMap { $0 }.min())
+            if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
             let readySockets = Set(socketFDs.indices.filter { ready.contains(3 + slots.count + $0) }.map { socketFDs[$0] })
             if !readySockets.isEmpty { acceptJobs(readySockets) }
             if ready.contains(0) {
@@ -158,10 +158,23 @@ public final class Daemon {
         do {
             (results, assigned) = try store.insertEach(
                 requests.map(\.spec), assigning: idle, claim: request, now: WallClock.now())
+            // The workers start while the commit goes to disk (see insertEach); the adders hear
+            // of their jobs only once it is there.
+            for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
+            do {
+                try store.flush()
+            } catch {
+                // Committed but maybe not on disk: say exactly that, so nobody adds it twice.
+                results = results.map { result in
+                    result.flatMap { id in
+                        .failure(AddRefused(message: "job \(id) was added, but writing it to disk failed (\(error)); "
+                            + "it may be lost if the machine goes down: check `jobq show \(id)`"))
+                    }
+                }
+            }
         } catch {
             results = requests.map { _ in .failure(error) }
         }
-        for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
         for (request, result) in zip(requests, results) { server.answer(request.fd, result) }
         refreshTimers()
         wakeWorkers()

@@ -69,6 +69,7 @@ public final class Supervisor {
     /// After a failed write (disk full, …): when to try again, and the next pause.
     var retryAt: Int64?
     var retryPause: Int64 = 250
+    var idleTrim = IdleTrim()
 
     /// Takes over the slot lock (`lockFD`, inherited from the daemon) and the daemon's pipe.
     public init(configuration: Configuration, lockFD: Int32, daemonPipe: Int32) throws {
@@ -96,8 +97,6 @@ public final class Supervisor {
                     continue
                 }
                 if draining { return 0 }
-                // Idle: the memory the last jobs used goes back to the system while we wait.
-                jq_malloc_release_free()
             }
             waitForEvents()
         }
@@ -231,7 +230,8 @@ public final class Supervisor {
         let now = WallClock.monotonic()
         let deadline = running?.stopping == nil ? running?.deadline : nil
         let timeout = [deadline, running?.killAt, running?.recordPIDAt, retryAt].compactMap { $0 }.min().map { $0 - now }
-        let ready = EventWait.wait(for: fds, timeout: timeout)
+        let ready = EventWait.wait(for: fds, timeout: [timeout, idleTrim.timeout].compactMap { $0 }.min())
+        if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
 
         if ready.contains(0) {
             for signal in signals.drain() {

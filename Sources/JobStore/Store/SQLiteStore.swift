@@ -39,6 +39,15 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Makes every commit so far durable (an fsync of the WAL), after `writeWithoutFlush`.
+    public func flush() throws {
+        do {
+            try database.syncLog()
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
     func writeWithoutFlush<T>(_ body: () throws -> T) throws -> T {
         do {
             return try database.writeWithoutFlush(body)
@@ -70,15 +79,20 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Enqueues jobs in one transaction (one fsync), each on its own: one that is refused
-    /// (say, --after an unknown job) does not stop the others. Then, in the same transaction,
-    /// claims a ready job for each of the `assigning` worker slots that is idle (runs nothing),
-    /// so that those workers can start at once, without a transaction of their own; it
-    /// returns which slots got one.
+    /// Enqueues jobs in one transaction, each on its own: one that is refused (say, --after an
+    /// unknown job) does not stop the others. Then, in the same transaction, claims a ready job
+    /// for each of the `assigning` worker slots that is idle (runs nothing), so that those
+    /// workers can start at once, without a transaction of their own; it returns which slots
+    /// got one.
+    ///
+    /// The commit is not flushed: the caller starts the assigned jobs, then calls `flush()`, and
+    /// only then tells anyone the jobs exist. Starting a job before its claim is on disk is safe
+    /// here because the claim and the job's very row are one transaction: a power cut before
+    /// the flush loses both, so nothing can ever start it a second time.
     public func insertEach(_ specs: [JobSpec], assigning slots: [Int] = [], claim request: ClaimRequest? = nil, now: Int64)
         throws -> (results: [Result<JobID, Error>], assigned: [Int])
     {
-        try write {
+        try writeWithoutFlush {
             let results = try insertEachInTransaction(specs, now: now)
             var assigned: [Int] = []
             if let request, !slots.isEmpty {
