@@ -20,6 +20,17 @@ public enum Spawn {
         _ argv: [String], environment: [String], cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = [],
         diesWithParent: Bool = true
     ) -> Result {
+        start(
+            argv, environment: CStrings(environment), cwd: cwd, stdout: stdout, stderr: stderr, extraFDs: extraFDs,
+            diesWithParent: diesWithParent)
+    }
+
+    /// `start` with the environment already in C form (a worker keeps it from job to job: jobs
+    /// of one `add` share one).
+    public static func start(
+        _ argv: [String], environment: CStrings, cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = [],
+        diesWithParent: Bool = true
+    ) -> Result {
         guard let program = argv.first, !program.isEmpty else { return .failed("the command is empty") }
         if let cwd {
             var info = stat()
@@ -31,20 +42,15 @@ public enum Spawn {
             }
         }
         let path: String
-        switch resolve(program, environment: environment, cwd: cwd) {
+        switch resolve(program, environment: environment.strings, cwd: cwd) {
         case .success(let found): path = found
         case .failure(let message): return .failed(message.text)
         }
-        let cArgv = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
+        let cArgv = CStrings(argv)
         var pid: pid_t = 0
         let rc = extraFDs.withUnsafeBufferPointer { extra in
-            jq_spawn(&pid, path, cArgv, cEnv, cwd, stdout, stderr, extra.baseAddress, Int32(extra.count),
-                     diesWithParent ? 1 : 0)
+            jq_spawn(&pid, path, cArgv.pointers, environment.pointers, cwd, stdout, stderr, extra.baseAddress,
+                     Int32(extra.count), diesWithParent ? 1 : 0)
         }
         guard rc == 0 else { return .failed("cannot run \(program): \(systemError(rc))") }
         return .started(pid)
@@ -87,6 +93,19 @@ public enum Spawn {
         guard n > 0 else { return CommandLine.arguments[0] }
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
+}
+
+/// A NULL-terminated array of C strings (an argv or envp), freed with it.
+public final class CStrings {
+    public let strings: [String]
+    let pointers: [UnsafeMutablePointer<CChar>?]
+
+    public init(_ strings: [String]) {
+        self.strings = strings
+        pointers = strings.map { strdup($0) } + [nil]
+    }
+
+    deinit { pointers.forEach { free($0) } }
 }
 
 /// The argv that runs a job's payload. A script is run from `scriptPath`, where the caller

@@ -70,6 +70,8 @@ public final class Supervisor {
     var retryAt: Int64?
     var retryPause: Int64 = 250
     var idleTrim = IdleTrim()
+    /// The last job's environment in C form: the next job usually has the same (one `add`).
+    var lastEnvironment: CStrings?
 
     /// Takes over the slot lock (`lockFD`, inherited from the daemon) and the daemon's pipe.
     public init(configuration: Configuration, lockFD: Int32, daemonPipe: Int32) throws {
@@ -160,7 +162,9 @@ public final class Supervisor {
             scriptPath = path
         }
         let argv = commandLine(for: job.payload, scriptPath: scriptPath)
-        switch Spawn.start(argv, environment: job.environment ?? [], cwd: job.cwd, stdout: stdout, stderr: stderr) {
+        let environment = job.environment ?? []
+        if lastEnvironment?.strings != environment { lastEnvironment = CStrings(environment) }
+        switch Spawn.start(argv, environment: lastEnvironment!, cwd: job.cwd, stdout: stdout, stderr: stderr) {
         case .failed(let text):
             if let scriptPath { unlink(scriptPath) }
             fail(text, stderr: stderr)

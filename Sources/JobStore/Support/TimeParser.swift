@@ -41,29 +41,7 @@ public enum TimeParser {
         var seconds = time_t(floorDivision(milliseconds, 1_000))
         var fields = tm()
         localtime_r(&seconds, &fields)
-        // Built in a byte buffer: a 10,000-job `list` formats 10,000 of these.
-        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: 19)
-        func put(_ value: Int, at offset: Int, width: Int) {
-            var value = value
-            for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            }
-        }
-        let year = Int(fields.tm_year) + 1900
-        guard (0...9999).contains(year) else { return date(fields) + " " + time(fields) }
-        put(year, at: 0, width: 4)
-        bytes[4] = UInt8(ascii: "-")
-        put(Int(fields.tm_mon) + 1, at: 5, width: 2)
-        bytes[7] = UInt8(ascii: "-")
-        put(Int(fields.tm_mday), at: 8, width: 2)
-        bytes[10] = UInt8(ascii: " ")
-        put(Int(fields.tm_hour), at: 11, width: 2)
-        bytes[13] = UInt8(ascii: ":")
-        put(Int(fields.tm_min), at: 14, width: 2)
-        bytes[16] = UInt8(ascii: ":")
-        put(Int(fields.tm_sec), at: 17, width: 2)
-        return String(decoding: bytes, as: UTF8.self)
+        return format(fields, separator: UInt8(ascii: " "), milliseconds: nil) ?? date(fields) + " " + time(fields)
     }
 
     /// `2026-11-29T01:32:53.123Z` (ISO 8601 in UTC), for JSON and logs.
@@ -72,7 +50,40 @@ public enum TimeParser {
         var fields = tm()
         gmtime_r(&seconds, &fields)
         let fraction = milliseconds - floorDivision(milliseconds, 1_000) * 1_000
-        return date(fields) + "T" + time(fields) + "." + padded(fraction, 3) + "Z"
+        return format(fields, separator: UInt8(ascii: "T"), milliseconds: fraction)
+            ?? date(fields) + "T" + time(fields) + "." + padded(fraction, 3) + "Z"
+    }
+
+    /// `YYYY-MM-DD?HH:MM:SS[.mmmZ]` built in a byte buffer — a `list` formats thousands of these
+    /// and the daemon's log one per event. nil for a year outside 0…9999.
+    private static func format(_ fields: tm, separator: UInt8, milliseconds: Int64?) -> String? {
+        let year = Int(fields.tm_year) + 1900
+        guard (0...9999).contains(year) else { return nil }
+        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: milliseconds == nil ? 19 : 24)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        put(year, at: 0, width: 4)
+        bytes[4] = UInt8(ascii: "-")
+        put(Int(fields.tm_mon) + 1, at: 5, width: 2)
+        bytes[7] = UInt8(ascii: "-")
+        put(Int(fields.tm_mday), at: 8, width: 2)
+        bytes[10] = separator
+        put(Int(fields.tm_hour), at: 11, width: 2)
+        bytes[13] = UInt8(ascii: ":")
+        put(Int(fields.tm_min), at: 14, width: 2)
+        bytes[16] = UInt8(ascii: ":")
+        put(Int(fields.tm_sec), at: 17, width: 2)
+        if let milliseconds {
+            bytes[19] = UInt8(ascii: ".")
+            put(Int(milliseconds), at: 20, width: 3)
+            bytes[23] = UInt8(ascii: "Z")
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private struct Clock {
