@@ -50,9 +50,23 @@ def main(src, dst):
         x = range(len(bars))
         ax.bar(x, medians, yerr=[low, high], capsize=3, color=[colour(b["label"]) for b in bars],
                edgecolor="black", linewidth=0.5)
-        for i, v in enumerate(medians):
-            ax.annotate(f"{v:.2f}" if v < 10 else f"{v:.0f}", (i, v), textcoords="offset points",
-                        xytext=(0, 3), ha="center", va="bottom", fontsize=8)
+        # The scale follows the medians and targets; a whisker far above them (one noisy round)
+        # is cut at the top and its maximum written there, rather than squashing every bar.
+        targets = [t["value"] for t in panel.get("targets", [])]
+        top = max(medians + targets + [1.0]) * 1.35
+        top = min(top, max([b["max"] for b in bars] + targets + [1.0]) * 1.12)
+        for i, b in enumerate(bars):
+            v = b["median"]
+            text = f"{v:.2f}" if v < 10 else f"{v:.0f}"
+            if v > top * 0.12:  # the median inside its bar, clear of whiskers and lines
+                ax.text(i, v / 2, text, ha="center", va="center", fontsize=8, color="white", fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "black", "alpha": 0.35, "linewidth": 0})
+            else:  # too short a bar: above its whisker
+                ax.annotate(text, (i, b["max"]), textcoords="offset points", xytext=(0, 2), ha="center",
+                            va="bottom", fontsize=8)
+            if b["max"] > top:
+                ax.annotate(f"max {b['max']:.2f} ↑" if b["max"] < 10 else f"max {b['max']:.0f} ↑", (i, top),
+                            textcoords="offset points", xytext=(0, -2), ha="center", va="top", fontsize=7)
         ax.set_xticks(list(x))
         ax.set_xticklabels(labels, fontsize=8)
         for target in panel.get("targets", []):
@@ -60,13 +74,15 @@ def main(src, dst):
                        linewidth=1.2, label=target["label"])
         if not panel.get("absolute"):
             ax.axhline(1.0, color="black", linewidth=0.6)
-        top = max([b["max"] for b in bars] + [t["value"] for t in panel.get("targets", [])] + [1.0])
-        ax.set_ylim(0, top * 1.18)
-        ax.set_title(panel["title"], fontsize=10)
+        ax.set_ylim(0, top)
+        # Targets named under the title (red lines: dashed, or dotted for a second one), so that
+        # no legend box hides a bar.
+        names = [("dotted: " if t.get("style") == "dotted" else "dashed: ") + t["label"].replace("target: ", "")
+                 for t in panel.get("targets", [])]
+        subtitle = ("target (red " + "; ".join(names) + ")") if names else "no target"
+        ax.set_title(panel["title"] + "\n" + subtitle, fontsize=9)
         ax.set_ylabel(panel["ylabel"], fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
-        if panel.get("targets"):
-            ax.legend(fontsize=7, loc="upper right")
         ax.grid(axis="y", alpha=0.3)
     for ax in axes[len(panels):]:
         ax.axis("off")

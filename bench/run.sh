@@ -220,7 +220,7 @@ jobq_start() { # HOME
     # Create the home's database first, alone: jobq (at the time of writing) can fail with
     # "database is locked" (PRAGMA journal_mode = WAL) or "a SQLite database that jobq did not
     # create" when two of its processes open a brand-new home at once, as the daemon and the
-    # readiness poll below would. See bench/README.md, "Things seen".
+    # readiness poll below would. See bench/README.md, "Workarounds in the harness".
     "$JOBQ" --home "$JQ_HOME" status >/dev/null
     "$JOBQ" --home "$JQ_HOME" daemon --workers "$SLOTS" 2>"$JQ_HOME.log" &
     JQ_PID=$!
@@ -233,6 +233,13 @@ jobq_worker_pids() { python3 "$PROCS" children "$JQ_PID" worker; }
 jobq_workers_are() { [[ $(jobq_worker_pids | wc -l) -eq $1 ]]; }
 jobq_add() { "$JOBQ" --home "$JQ_HOME" add -- "$@" >/dev/null; }
 jobq_wait_all() { "$JOBQ" --home "$JQ_HOME" wait >/dev/null; }
+# The latest finished_at (ms since the epoch) in the database: when the last job really ended,
+# whatever `jobq wait` took to notice (read-only, after the measurement).
+jobq_last_finish_us() {
+    python3 -c 'import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(db.execute("SELECT max(finished_at) FROM jobs").fetchone()[0] * 1000)' "$JQ_HOME/jobq.db"
+}
 jobq_gates() { # DIR — two gate jobs, both running
     make_gates "$1"
     jobq_add sh -c "$GATE_SCRIPT" gate "$1/gate1"
@@ -341,12 +348,21 @@ build_jobq() {
     fi
     log "building jobq (swift build -c release --scratch-path .build-bench -Xswiftc -static-executable)"
     # Linker warnings about getpwnam/dlopen in a static binary are expected: show only the end.
-    local build_log="$SCRATCH/swift-build.log"
-    if ! (cd "$REPO" && swift build -c release --scratch-path .build-bench -Xswiftc -static-executable) \
-        >"$build_log" 2>&1; then
+    local build_log="$SCRATCH/swift-build.log" attempt
+    for attempt in 1 2 3; do
+        if (cd "$REPO" && swift build -c release --scratch-path .build-bench -Xswiftc -static-executable) \
+            >"$build_log" 2>&1; then
+            break
+        fi
+        # Someone editing the sources while we build is no reason to give up: try again.
+        if ((attempt < 3)) && grep -q 'was modified during the build' "$build_log"; then
+            log "a source file changed during the build; building again"
+            sleep 5
+            continue
+        fi
         tail -30 "$build_log" >&2
         die "swift build failed"
-    fi
+    done
     tail -1 "$build_log" >&2
     JOBQ="$REPO/.build-bench/release/jobq"
     meta jobq_build "swift build -c release --scratch-path .build-bench -Xswiftc -static-executable"
@@ -475,6 +491,7 @@ w2_e2e() { # ROUND DIR TOOL WORKLOAD N JOB...
         for ((i = 0; i < n; i++)); do "$JOBQ" --home "$JQ_HOME" add -- "$@" >/dev/null; done
         jobq_wait_all
         now_us; t1=$REPLY
+        record "$r" "$w" jobq_recorded jobs_per_s "$(per_second "$n" "$t0" "$(jobq_last_finish_us)")"
         jobq_stop ;;
     tsp)
         tsp_start "$d"
@@ -518,6 +535,7 @@ w2_drain() { # ROUND DIR TOOL
         release_gates "$d" 2
         jobq_wait_all
         now_us; t1=$REPLY
+        record "$r" w2_drain jobq_recorded jobs_per_s "$(per_second "$n" "$t0" "$(jobq_last_finish_us)")"
         jobq_stop ;;
     tsp)
         tsp_start "$d"
@@ -618,6 +636,18 @@ hist_tsp() { # ROUND DIR — leaves the server up for the list timing
     HIST_TSQ=$TSQ HIST_TSP_PID=$TSP_PID
 }
 
+# run_hyperfine JSON COMMAND... — no shell (-N), output through a pipe so that every tool really
+# formats and writes all of it; its outlier warnings go to a log, not the progress output.
+run_hyperfine() {
+    local json=$1
+    shift
+    if ! hyperfine -N --output=pipe --style none --warmup "$HF_WARMUP" --runs "$HF_RUNS" \
+        --export-json "$json" "$@" >/dev/null 2>>"$SCRATCH/hyperfine.log"; then
+        tail -20 "$SCRATCH/hyperfine.log" >&2
+        die "hyperfine failed: $*"
+    fi
+}
+
 # hyperfine_record ROUND WORKLOAD JSON NAME... — median of each command, in the given order.
 hyperfine_record() {
     local r=$1 w=$2 json=$3
@@ -640,8 +670,7 @@ w45_round() { # ROUND
         tsp) hist_tsp "$r" "$d/tsp" ;;
         esac
     done
-    # W5: list the whole history (hyperfine, no shell, output through a pipe so that every tool
-    # really formats and writes all of it).
+    # W5: list the whole history.
     mapfile -t order < <(shuffled jobq tsp)
     for tool in "${order[@]}"; do
         case $tool in
@@ -649,8 +678,7 @@ w45_round() { # ROUND
         tsp) names+=(tsp_l); commands+=("tsp -l") ;;
         esac
     done
-    TS_SOCKET="$HIST_TSQ/socket" TMPDIR="$HIST_TSQ" hyperfine -N --output=pipe --style none \
-        --warmup "$HF_WARMUP" --runs "$HF_RUNS" --export-json "$d/list.json" "${commands[@]}" >/dev/null
+    TS_SOCKET="$HIST_TSQ/socket" TMPDIR="$HIST_TSQ" run_hyperfine "$d/list.json" "${commands[@]}"
     hyperfine_record "$r" w5_hist "$d/list.json" "${names[@]}"
     log "round $r/$ROUNDS W5: list of $N_HIST: $(awk -F'\t' -v r="$r" '$1 == r && $2 == "w5_hist" { printf "%s %.1f ms  ", $3, $5 }' "$RAW")"
     JQ_HOME=$HIST_JQ_HOME JQ_PID=$HIST_JQ_PID
@@ -706,8 +734,7 @@ w5_big_round() { # ROUND — no daemon: list/errors read the database directly e
         version) commands+=("$JOBQ --version") ;; # the process-start floor, for reference
         esac
     done
-    hyperfine -N --output=pipe --style none --warmup "$HF_WARMUP" --runs "$HF_RUNS" \
-        --export-json "$json" "${commands[@]}" >/dev/null
+    run_hyperfine "$json" "${commands[@]}"
     hyperfine_record "$r" w5_big "$json" "${names[@]}"
     log "round $r/$ROUNDS W5 large: $(awk -F'\t' -v r="$r" '$1 == r && $2 == "w5_big" { printf "%s %.1f ms  ", $3, $5 }' "$RAW")"
 }
@@ -730,7 +757,7 @@ bulk_round() { # ROUND
         record "$r" bulk "$tool" jobs_per_s "$(per_second "$N_BULK" "$t0" "$t1")"
     done
     log "round $r/$ROUNDS bulk: $(awk -F'\t' -v r="$r" '$1 == r && $2 == "bulk" { printf "%s %.0f/s  ", $3, $5 }' "$RAW")"
-    rm -rf "$d"
+    ((KEEP)) || rm -rf "$d"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -738,6 +765,7 @@ bulk_round() { # ROUND
 run_round() {
     local r=$1 tool order=() d="$SCRATCH/r$1"
     mkdir -p "$d"
+    record "$r" load _order "$(cut -d' ' -f1-3 /proc/loadavg)" ""
 
     mapfile -t order < <(shuffled jobq tsp nq sqlite_insert)
     record "$r" w1 _order "${order[*]}" ""
@@ -777,7 +805,7 @@ run_round() {
     w45_round "$r"
     w5_big_round "$r"
     bulk_round "$r"
-    rm -rf "$d" # the next round starts from fresh homes; keeps the disk footprint small
+    ((KEEP)) || rm -rf "$d" # the next round starts from fresh homes; keeps the disk small
 }
 
 main() {
