@@ -167,6 +167,12 @@ int jq_set_nonblocking(int fd) {
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 ? 0 : errno;
 }
 
+int jq_set_blocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return errno;
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? 0 : errno;
+}
+
 int jq_set_cloexec(int fd) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0) return errno;

@@ -82,6 +82,9 @@ enum FastPath {
                 guard index < arguments.count else { return nil }
                 value = arguments[index]
                 index += 1
+                // The parser takes a dash-led word as a value only for `add`'s job options
+                // (`--priority -3`); for the others it is a missing value: leave it the error.
+                if value!.hasPrefix("-") && !(name == "add" && flag != "--home") { return nil }
             }
             if flag == "--home" { scanned.home = value } else { scanned.values.append((flag, value!)) }
         }

@@ -79,6 +79,19 @@ import TestSupport
         #expect(readFile(path).map { Array($0.utf8) } == garbage)
     }
 
+    /// A creator that died between creating the schema and switching to WAL: the next opener
+    /// switches.
+    @Test func anUpToDateDatabaseNotInWALModeIsSwitched() throws {
+        let path = folder.file("jobq.db")
+        do {
+            let store = try SQLiteStore(path: path)
+            try store.database.execute("PRAGMA journal_mode = DELETE")
+        }
+        #expect(try Database(path: path).text("PRAGMA journal_mode") == "delete")
+        let store = try SQLiteStore(path: path)
+        #expect(try store.database.text("PRAGMA journal_mode") == "wal")
+    }
+
     @Test func upToDateDatabaseIsLeftAsIs() throws {
         let path = folder.file("jobq.db")
         _ = try SQLiteStore(path: path)

@@ -126,6 +126,15 @@ import TestSupport
         #expect(jobq("list", "--json").stdout == "[]\n")
     }
 
+    /// The fast path for `add` and `list` treats a flag-looking value as the parser does.
+    @Test func aMissingValueIsAUsageErrorOnTheFastPathToo() throws {
+        let list = JobQProcess.run(["list", "--home", "--json"], home: nil, cwd: folder.path)
+        #expect(list.status == 64, "\(list.stderr)")
+        #expect(access(folder.file("--json"), F_OK) != 0)
+        #expect(jobq("list", "--limit", "-1").status == 64)
+        #expect(jobq("add", "--priority", "-3", "--", "true").status == 0)
+    }
+
     @Test func missingCommandIsUsageError() throws {
         let result = jobq("add")
         #expect(result.status == 64)

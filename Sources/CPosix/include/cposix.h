@@ -62,6 +62,7 @@ int jq_set_lease(int fd, int type);
 
 /// fcntl(F_SETFL, O_NONBLOCK) / FD_CLOEXEC in one place.
 int jq_set_nonblocking(int fd);
+int jq_set_blocking(int fd);
 int jq_set_cloexec(int fd);
 
 

@@ -156,13 +156,20 @@ public final class Daemon {
         var results: [Result<JobID, Error>]
         var assigned: [Int] = []
         do {
-            (results, assigned) = try store.insertEach(
+            let onlyNew: Bool
+            (results, assigned, onlyNew) = try store.insertEach(
                 requests.map(\.spec), assigning: idle, claim: request, now: WallClock.now())
-            // The workers start while the commit goes to disk (see insertEach); the adders hear
-            // of their jobs only once it is there.
-            for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
+            // Workers given one of these new jobs start while the commit goes to disk (see
+            // insertEach); one given an older job starts after. The adders hear of their jobs
+            // only once they are on disk.
             do {
-                try store.flush()
+                if onlyNew {
+                    for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
+                    try store.flush()
+                } else {
+                    try store.flush()
+                    for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
+                }
             } catch {
                 // Committed but maybe not on disk: say exactly that, so nobody adds it twice.
                 results = results.map { result in

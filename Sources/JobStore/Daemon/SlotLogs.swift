@@ -58,7 +58,14 @@ public final class SlotLogs {
 
     private func openScratch(stderr: Bool) -> Result<Int32, Spawn.Failure> {
         let path = Self.scratchPath(home, slot: slot, stderr: stderr)
-        if let fd = prepared.removeValue(forKey: stderr) ?? reusableDescriptor(path) { return .success(fd) }
+        // A prepared file is checked again: someone (a `log --follow` of the last job) may have
+        // opened it since.
+        if let fd = prepared.removeValue(forKey: stderr) {
+            if isUnshared(fd) { return .success(fd) }
+            close(fd)
+        } else if let fd = reusableDescriptor(path) {
+            return .success(fd)
+        }
         // Not there, not empty, or still open elsewhere: start a fresh one (whoever still holds
         // the old one keeps their own file).
         unlink(path)
@@ -70,17 +77,23 @@ public final class SlotLogs {
     /// The file, open for appending, if it is an empty regular file that no other process has
     /// open (a write lease is granted only then).
     private func reusableDescriptor(_ path: String) -> Int32? {
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+        // O_NONBLOCK: a job may have put a FIFO there; opening it must not wait for a reader.
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0,
-            jq_set_lease(fd, F_WRLCK) == 0
-        else {
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0, isUnshared(fd) else {
             close(fd)
             return nil
         }
-        _ = jq_set_lease(fd, F_UNLCK)
+        _ = jq_set_blocking(fd)
         return fd
+    }
+
+    /// Whether no other process has the file open (a write lease is granted only then).
+    private func isUnshared(_ fd: Int32) -> Bool {
+        guard jq_set_lease(fd, F_WRLCK) == 0 else { return false }
+        _ = jq_set_lease(fd, F_UNLCK)
+        return true
     }
 }
 

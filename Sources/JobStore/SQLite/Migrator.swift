@@ -41,7 +41,11 @@ public struct Migrator: Sendable {
     /// the header.
     public func prepare(_ database: Database) throws {
         let (found, application) = try versionAndApplication(database)
-        if found == version && application == applicationID { return }
+        if found == version && application == applicationID {
+            // Up to date — and in WAL mode, unless whoever created it died before switching.
+            if try database.text("PRAGMA journal_mode") != "wal" { try useWAL(database) }
+            return
+        }
         // Everything else under the write lock, from one snapshot: several processes may open a
         // new home at once, and one of them must create it while the others wait and then see it.
         try database.write {

@@ -85,27 +85,31 @@ public final class SQLiteStore: Store {
     /// workers can start at once, without a transaction of their own; it returns which slots
     /// got one.
     ///
-    /// The commit is not flushed: the caller starts the assigned jobs, then calls `flush()`, and
-    /// only then tells anyone the jobs exist. Starting a job before its claim is on disk is safe
-    /// here because the claim and the job's very row are one transaction: a power cut before
-    /// the flush loses both, so nothing can ever start it a second time.
+    /// The commit is not flushed: the caller calls `flush()` before it tells anyone the jobs
+    /// exist. It may start the assigned jobs before that when `onlyNewJobsAssigned` — then each
+    /// claim and the job's very row are one transaction, and a power cut before the flush loses
+    /// both, so nothing can ever start the job a second time. A claim of an older job (one that
+    /// was queued durably before) must be flushed first.
     public func insertEach(_ specs: [JobSpec], assigning slots: [Int] = [], claim request: ClaimRequest? = nil, now: Int64)
-        throws -> (results: [Result<JobID, Error>], assigned: [Int])
+        throws -> (results: [Result<JobID, Error>], assigned: [Int], onlyNewJobsAssigned: Bool)
     {
         try writeWithoutFlush {
             let results = try insertEachInTransaction(specs, now: now)
+            let new = Set(results.compactMap { try? $0.get() })
             var assigned: [Int] = []
+            var onlyNew = true
             if let request, !slots.isEmpty {
                 let busy = Set(try database.statement(SQL.busySlots).rows([]) { $0.int(0) })
                 for slot in slots where !busy.contains(slot) {
                     var forSlot = request
                     forSlot.worker = slot
                     forSlot.limit = 1
-                    if try claimInTransaction(forSlot, now: now).isEmpty { break }
+                    guard let job = try claimInTransaction(forSlot, now: now).first else { break }
+                    if !new.contains(job.id) { onlyNew = false }
                     assigned.append(slot)
                 }
             }
-            return (results, assigned)
+            return (results, assigned, onlyNew)
         }
     }
 
