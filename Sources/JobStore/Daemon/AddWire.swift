@@ -11,14 +11,25 @@ public enum AddWire {
 
     public static func encode(_ spec: JobSpec) -> [UInt8]? {
         guard case .command(let argv) = spec.payload else { return nil }
-        var fields = ["v" + version, "c" + spec.cwd, "p" + String(spec.priority), "r" + String(spec.maxRetries),
-                      "w" + String(spec.runAfter)]
-        if let name = spec.name { fields.append("n" + name) }
-        if let timeout = spec.timeoutMilliseconds { fields.append("t" + String(timeout)) }
-        fields += spec.after.map { "d" + String($0.rawValue) }
-        fields += argv.map { "a" + $0 }
-        fields += spec.environment.map { "e" + $0 }
-        return NulSeparated.encode(fields)
+        // Written straight into bytes: this runs in every `jobq add`.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(spec.environment.reduce(256) { $0 + $1.utf8.count + 2 })
+        func field(_ tag: Character, _ value: some StringProtocol) {
+            bytes.append(tag.asciiValue!)
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(0)
+        }
+        field("v", version)
+        field("c", spec.cwd)
+        field("p", String(spec.priority))
+        field("r", String(spec.maxRetries))
+        field("w", String(spec.runAfter))
+        if let name = spec.name { field("n", name) }
+        if let timeout = spec.timeoutMilliseconds { field("t", String(timeout)) }
+        for id in spec.after { field("d", String(id.rawValue)) }
+        for word in argv { field("a", word) }
+        for entry in spec.environment { field("e", entry) }
+        return bytes
     }
 
     public static func decode(_ payload: [UInt8]) -> JobSpec? {

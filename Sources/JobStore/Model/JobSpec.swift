@@ -135,7 +135,7 @@ public enum JobLimits {
                     "an argument or environment entry (\(start)…) is \(bytes) bytes; the limit is \(maximumStringBytes) "
                         + "(Linux cannot start a program with a longer one)")
             }
-            if word.utf8.contains(0) { throw InputError("an argument or environment entry contains a NUL byte") }
+            // (No NUL check: every way in — argv, environ, flags, task files, stdin — excludes NUL.)
             total += bytes + 1
         }
         return total
