@@ -440,8 +440,8 @@ def markdown(run, tables, targets):
         f"- **Machine**: {m.get('nproc', '?')} cores, {m.get('cpu', '?')}, {m.get('memory', '?')} RAM, "
         f"kernel {m.get('kernel', '?')}, {m.get('os', '?')}; load average before {m.get('load_before', '?')}, "
         f"after {m.get('load_after', '?')}",
-        f"- **jobq**: commit {m.get('jobq_commit', '?')} (built from the working tree, uncommitted changes "
-        f"included), `jobq --version` {m.get('jobq_version', '?')}, built with `{m.get('jobq_build', '?')}`; "
+        f"- **jobq**: commit {m.get('jobq_commit', '?')}"
+        f"{' plus uncommitted changes to its sources' if m.get('jobq_dirty') == '1' else ''}, `jobq --version` {m.get('jobq_version', '?')}, built with `{m.get('jobq_build', '?')}`; "
         f"{m.get('swift', '?')}",
         f"- **Peers**: {m.get('tsp_version', '?').split(' - ')[0]}; packages: {m.get('dpkg', '?')}; {m.get('hyperfine', '?')}; "
         f"SQLite {m.get('sqlite', '?')}",

@@ -378,6 +378,8 @@ describe_machine() {
     meta os "$(. /etc/os-release && echo "$PRETTY_NAME")"
     meta jobq_path "$JOBQ"
     meta jobq_commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    # Whether the measured source differs from that commit (only what goes into the binary counts).
+    meta jobq_dirty "$(git -C "$REPO" status --porcelain -- Package.swift schema.sql Sources Plugins 2>/dev/null | grep -q . && echo 1 || echo 0)"
     meta jobq_version "$("$JOBQ" --version 2>&1 | head -1)"
     meta swift "$(if command -v swift >/dev/null; then swift --version 2>&1 | sed -n 1p; else echo unknown; fi)"
     meta tsp_version "$(tsp -V 2>&1 | sed -n 1p)"
