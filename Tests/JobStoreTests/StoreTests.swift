@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import TestSupport
 
@@ -30,6 +31,16 @@ import TestSupport
         #expect(job.enqueuedAt == 1000)
         #expect(job.startedAt == nil && job.finishedAt == nil && job.pid == nil)
         #expect(job.displayName == "build")
+    }
+
+    /// What a worker relies on: it opens the daemon's database and never makes a new, empty one
+    /// (say, after its home was deleted under it).
+    @Test func openingWithoutCreateNeverMakesADatabase() throws {
+        let path = folder.file("jobq.db")
+        #expect(throws: StoreError.self) { try SQLiteStore(path: path, create: false) }
+        #expect(access(path, F_OK) != 0)
+        _ = try makeStore()
+        _ = try SQLiteStore(path: path, create: false)
     }
 
     @Test func scriptsAndMessagesRoundTrip() throws {

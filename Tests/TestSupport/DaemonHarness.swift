@@ -75,16 +75,22 @@ public final class DaemonHarness {
         return pids
     }
 
-    deinit {
+    deinit { killEverything() }
+
+    /// Kills the daemon, its workers and the jobs still running (idempotent). Called before the
+    /// test's folder is removed: a process left running could otherwise write into a home that
+    /// is being deleted, and the folder would be left behind.
+    public func killEverything() {
         // (pid 0 would mean our own process group: never signal it.)
         if pid > 0 && !exited {
             kill(pid, SIGKILL)
             var status: Int32 = 0
             waitpid(pid, &status, 0)
+            exited = true
         }
         for worker in workerPIDs() where worker > 0 { kill(worker, SIGKILL) }
         // Jobs left running lead their own process groups.
-        if let store = try? SQLiteStore(path: home + "/jobq.db"), let running = try? store.runningJobs() {
+        if let store = try? SQLiteStore(path: home + "/jobq.db", create: false), let running = try? store.runningJobs() {
             for job in running {
                 if let pid = job.pid, let start = job.pidStart {
                     ProcessIdentity(pid: pid, startTime: start).signalGroup(SIGKILL)

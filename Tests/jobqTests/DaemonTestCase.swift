@@ -14,6 +14,9 @@ final class DaemonTestCase {
         daemon = DaemonHarness(home: folder.file("home"), logPath: folder.file("daemon.log"))
     }
 
+    // The processes go before the folder (a deinit body runs before the properties are released).
+    deinit { daemon.killEverything() }
+
     @discardableResult
     func jobq(_ arguments: [String], stdin: String = "", cwd: String? = nil) -> ProcessResult {
         JobQProcess.run(arguments, home: home, stdin: stdin, cwd: cwd)

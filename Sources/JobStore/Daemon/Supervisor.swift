@@ -83,7 +83,9 @@ public final class Supervisor {
         _ = jq_set_cloexec(daemonPipe)
         _ = jq_set_nonblocking(daemonPipe)
         cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
-        store = try SQLiteStore(path: configuration.home.databasePath, cacheKilobytes: 256)
+        // Never creates it: the daemon did, and a worker starting after its home was deleted
+        // must fail rather than leave an empty database behind.
+        store = try SQLiteStore(path: configuration.home.databasePath, create: false, cacheKilobytes: 256)
         logs = SlotLogs(home: configuration.home, slot: configuration.slot)
     }
 

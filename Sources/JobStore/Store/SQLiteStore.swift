@@ -10,11 +10,12 @@ public final class SQLiteStore: Store {
     private var progressIDs: [JobID] = []
     private var progressList = "[]"
 
-    /// Opens the database at `path`, creating it or upgrading its schema as needed. A long-lived
-    /// process that touches few pages (the daemon, a worker) passes a small `cacheKilobytes`.
-    public init(path: String, migrator: Migrator = .jobq, cacheKilobytes: Int? = nil) throws {
+    /// Opens the database at `path`, creating it (unless `create` is false) or upgrading its
+    /// schema as needed. A long-lived process that touches few pages (the daemon, a worker)
+    /// passes a small `cacheKilobytes`.
+    public init(path: String, create: Bool = true, migrator: Migrator = .jobq, cacheKilobytes: Int? = nil) throws {
         do {
-            database = try Database(path: path)
+            database = try Database(path: path, create: create)
             // Per connection: durable commits, enforced references.
             try database.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
             if let cacheKilobytes { try database.execute("PRAGMA cache_size = -\(cacheKilobytes)") }
