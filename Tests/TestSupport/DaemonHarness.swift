@@ -57,22 +57,10 @@ public final class DaemonHarness {
 
     /// PIDs of the live workers, read from the slot lock files.
     public func workerPIDs() -> [pid_t] {
-        var pids: [pid_t] = []
-        guard let directory = opendir(home + "/run") else { return [] }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("slot-"), name.hasSuffix(".lock") else { continue }
-            let fd = open(home + "/run/" + name, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            if jq_lock_is_held(fd) == 1, let text = readFile(home + "/run/" + name),
-                let pid = pid_t(text.split(separator: "\n").first ?? "")
-            {
-                pids.append(pid)
-            }
-            close(fd)
+        DirectoryListing.names(in: home + "/run").filter { $0.hasPrefix("slot-") && $0.hasSuffix(".lock") }.compactMap {
+            guard let lock = try? LockFile(path: home + "/run/" + $0), lock.isHeldByOther else { return nil }
+            return lock.holderPID()
         }
-        return pids
     }
 
     deinit { killEverything() }

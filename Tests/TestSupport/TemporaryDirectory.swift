@@ -1,4 +1,5 @@
 import Glibc
+import JobStore
 
 /// A fresh folder for one test (Swift Testing runs tests in parallel in one process), removed
 /// with everything in it when the value is released.
@@ -44,15 +45,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            if let directory = opendir(path) {
-                while let entry = readdir(directory) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                    }
-                    if name != "." && name != ".." { remove(path + "/" + name) }
-                }
-                closedir(directory)
-            }
+            for name in DirectoryListing.names(in: path) { remove(path + "/" + name) }
             rmdir(path)
         } else {
             unlink(path)

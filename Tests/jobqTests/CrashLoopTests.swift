@@ -112,18 +112,8 @@ import TestSupport
 /// The task files still waiting in a spool (or half-ingested in its staging folder).
 enum SpoolIngestorEntries {
     static func pending(_ spool: String) -> [String] {
-        names(in: spool).filter { $0.hasSuffix(".task") && !$0.hasPrefix(".") } + names(in: spool + "/.ingest")
-    }
-
-    static func names(in directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        DirectoryListing.names(in: spool).filter { $0.hasSuffix(".task") && !$0.hasPrefix(".") }
+            + DirectoryListing.names(in: spool + "/.ingest")
     }
 }
 

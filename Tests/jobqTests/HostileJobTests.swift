@@ -60,18 +60,13 @@ import TestSupport
     }
 
     func zombies(withParentIn parents: Set<Int32>) -> [Int32] {
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
-        var found: [Int32] = []
-        while let entry = readdir(proc) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        DirectoryListing.names(in: "/proc").compactMap { name in
             guard let pid = Int32(name), let stat = readFile("/proc/\(pid)/stat"),
                 let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
                 fields[0] == "Z", let parent = Int32(fields[1]), parents.contains(parent)
-            else { continue }
-            found.append(pid)
+            else { return nil }
+            return pid
         }
-        return found
     }
 }
 

@@ -163,13 +163,9 @@ public final class Daemon {
             // insertEach); one given an older job starts after. The adders hear of their jobs
             // only once they are on disk.
             do {
-                if onlyNew {
-                    for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
-                    try store.flush()
-                } else {
-                    try store.flush()
-                    for slot in assigned { if let worker = workers[slot] { send("w", to: worker) } }
-                }
+                if onlyNew { wake(assigned) }
+                try store.flush()
+                if !onlyNew { wake(assigned) }
             } catch {
                 // Committed but maybe not on disk: say exactly that, so nobody adds it twice.
                 results = results.map { result in
@@ -307,6 +303,10 @@ public final class Daemon {
         for worker in workers.values { send("w", to: worker) }
     }
 
+    private func wake(_ slots: [Int]) {
+        for slot in slots { if let worker = workers[slot] { send("w", to: worker) } }
+    }
+
     private func send(_ command: Character, to worker: Worker) {
         var byte = command.asciiValue!
         _ = write(worker.pipe, &byte, 1)
@@ -359,7 +359,7 @@ public final class Daemon {
     /// SIGTERM/SIGINT: stop dispatching and exit now. Closing the pipes tells each worker to
     /// finish its job, record it, and exit; the jobs keep running meanwhile.
     private func stop(_ signal: Int32) {
-        let busy = (try? store.counts())?[.running] ?? 0
+        let busy = (try? store.runningCount()) ?? 0
         logger.info("daemon stopping on signal \(signal); \(busy) running jobs are left to their workers")
         for worker in workers.values { close(worker.pipe) }
         workers.removeAll()

@@ -48,17 +48,12 @@ public struct ProcessIdentity: Sendable, Equatable {
     /// The processes of the session this process led (its session id is its PID) that started
     /// at or after it: a job's leftovers, also those whose leader is gone.
     public func sessionMembers() -> [ProcessIdentity] {
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
-        var members: [ProcessIdentity] = []
-        while let entry = readdir(proc) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        DirectoryListing.names(in: "/proc").compactMap { name in
             guard let other = pid_t(name), let fields = Self.statFields(of: other), fields.count > 19,
                 pid_t(fields[3]) == pid, let start = Int64(fields[19]), start >= startTime
-            else { continue }
-            members.append(ProcessIdentity(pid: other, startTime: start))
+            else { return nil }
+            return ProcessIdentity(pid: other, startTime: start)
         }
-        return members
     }
 
     /// The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, …].

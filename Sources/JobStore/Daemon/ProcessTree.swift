@@ -23,15 +23,9 @@ public enum ProcessTree {
 
     /// The direct children of `pid`, over all its threads.
     public static func children(of pid: pid_t) -> [pid_t] {
-        guard let tasks = opendir("/proc/\(pid)/task") else { return [] }
-        defer { closedir(tasks) }
-        var result: [pid_t] = []
-        while let entry = readdir(tasks) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let tid = pid_t(name) else { continue }
-            result += readPIDs("/proc/\(pid)/task/\(tid)/children")
+        DirectoryListing.names(in: "/proc/\(pid)/task").compactMap(pid_t.init).flatMap { tid in
+            readPIDs("/proc/\(pid)/task/\(tid)/children")
         }
-        return result
     }
 
     private static func readPIDs(_ path: String) -> [pid_t] {

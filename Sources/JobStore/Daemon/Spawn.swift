@@ -79,13 +79,6 @@ public enum Spawn {
         return .failure(Failure(text: "command not found: \(program) (not in the job's PATH)"))
     }
 
-    /// Opens a log file for a job: created 0600, appended to.
-    public static func openLog(_ path: String) -> Swift.Result<Int32, Failure> {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return .failure(Failure(text: "cannot open log \(path): \(systemError(errno))")) }
-        return .success(fd)
-    }
-
     /// The path of the running executable (for starting workers from the same binary).
     public static func currentExecutable() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -166,14 +166,8 @@ public final class SpoolIngestor {
                 logger.info("spool: \(name) queued as job \(id)")
                 return .queued(id)
             case .failure(let problem):
-                let id = try store.insertInvalid(
-                    InvalidTaskFile(
-                        name: name, source: source, sourceKey: key,
-                        text: Self.printable(contents.bytes), problem: problem.text, cwd: cwd),
-                    now: WallClock.now())
-                let kept = moveToRejected(name, from: staged)
-                logger.warning("spool: \(problem.text): recorded as failed job \(id), file kept as \(kept)")
-                return .rejected(id)
+                return recordInvalid(
+                    name, from: staged, problem: problem.text, sourceKey: key, text: Self.printable(contents.bytes))
             }
         } catch {
             // The file stays staged; the daemon scans again a little later (and at every start).
@@ -207,14 +201,23 @@ public final class SpoolIngestor {
 
     /// Records a file that cannot even be read as a failed job, and moves it aside.
     private func reject(_ name: String, from path: String, problem: String) -> Result {
+        recordInvalid(name, from: path, problem: "\(name): \(problem)")
+    }
+
+    /// Records a file that is not a job as a failed job (reason `invalid`) whose error is
+    /// `problem`, and moves the file aside into `rejected/`. A `sourceKey` makes the record
+    /// idempotent across a crash (see `ingestStaged`).
+    private func recordInvalid(
+        _ name: String, from path: String, problem: String, sourceKey: String? = nil, text: String = ""
+    ) -> Result {
         do {
             let id = try store.insertInvalid(
                 InvalidTaskFile(
-                    name: name, source: directory + "/" + name, sourceKey: nil, text: "", problem: "\(name): \(problem)",
+                    name: name, source: directory + "/" + name, sourceKey: sourceKey, text: text, problem: problem,
                     cwd: cwd),
                 now: WallClock.now())
             let kept = moveToRejected(name, from: path)
-            logger.warning("spool: \(name) \(problem): recorded as failed job \(id), kept as \(kept)")
+            logger.warning("spool: \(problem): recorded as failed job \(id), file kept as \(kept)")
             return .rejected(id)
         } catch {
             logger.error("spool: cannot record \(name): \(error)")
@@ -247,15 +250,6 @@ public final class SpoolIngestor {
 
     /// The names in a folder, sorted bytewise (so files are queued in name order).
     static func entries(of directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        DirectoryListing.names(in: directory).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 }

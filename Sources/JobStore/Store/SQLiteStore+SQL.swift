@@ -48,6 +48,8 @@ enum SQL {
         return "SELECT \(columns) FROM jobs\(index) WHERE state = '\(state.rawValue)' ORDER BY id DESC LIMIT ?1"
     }
     static let dependencies = "SELECT after_id FROM job_deps WHERE job_id = ?1 ORDER BY after_id"
+    /// Whether any job has an --after list (most homes have none: then nothing to look up).
+    static let anyDependencies = "SELECT EXISTS (SELECT 1 FROM job_deps)"
     /// The dependencies of the jobs in a JSON array of ids.
     static let dependenciesOfMany = """
         SELECT job_id, after_id FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?1)) ORDER BY job_id, after_id

@@ -136,8 +136,7 @@ public final class SQLiteStore: Store {
     public func insertInvalid(_ invalid: InvalidTaskFile, now: Int64) throws -> JobID {
         try write {
             if let key = invalid.sourceKey, let existing = try job(forSourceKey: key) { return existing.id }
-            var none: (vars: [String], id: Int64)?
-            let environmentID = try environmentRow(for: [], last: &none)
+            let environmentID = try environmentRow(for: [])
             try database.statement(SQL.insertJob).execute([
                 .text(invalid.name), .integer(0), .text(JobState.failed.rawValue),
                 .text(FailureReason.invalid.rawValue), .text("script"), .null, .text(invalid.text), .null, .null,
@@ -229,8 +228,8 @@ public final class SQLiteStore: Store {
             var jobs = try database.statement(state.map(SQL.jobsNewestFirst(in:)) ?? SQL.jobsNewestFirst)
                 .rows([limit], decodeJob)
             // Their --after lists, in one query (most jobs have none).
-            if try database.integer("SELECT EXISTS (SELECT 1 FROM job_deps)") == 1 {
-                let ids = "[" + jobs.map { String($0.id.rawValue) }.joined(separator: ",") + "]"
+            if try database.statement(SQL.anyDependencies).firstRow([], { $0.int(0) }) == 1 {
+                let ids = Self.jsonList(jobs.map(\.id))
                 var after: [JobID: [JobID]] = [:]
                 for (job, dependency) in try database.statement(SQL.dependenciesOfMany).rows([.text(ids)], {
                     (JobID($0.int64(0)), JobID($0.int64(1)))
@@ -260,11 +259,16 @@ public final class SQLiteStore: Store {
     public func progress(of ids: [JobID]) throws -> (found: Int, done: Int, failed: Int, running: Int) {
         if progressIDs != ids {
             progressIDs = ids
-            progressList = "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
+            progressList = Self.jsonList(ids)
         }
         return try database.statement(SQL.progress).firstRow([.text(progressList)]) {
             ($0.int(0), $0.int(1), $0.int(2), $0.int(3))
         } ?? (0, 0, 0, 0)
+    }
+
+    /// Ids as a JSON array, the one parameter of a statement that reads them with `json_each`.
+    private static func jsonList(_ ids: [JobID]) -> String {
+        "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
     }
 
     /// Every job that is queued or running now.

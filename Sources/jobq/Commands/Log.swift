@@ -63,11 +63,7 @@ struct Log: ParsableCommand {
             if job.state.isFinished {
                 // Whatever it wrote since; a job that never ran while we watched: its log file.
                 if live == nil, let path = job.outputPath(stderr: stderr, home: home) {
-                    let fd = open(path, O_RDONLY | O_CLOEXEC)
-                    if fd >= 0 {
-                        offset = copy(from: fd, offset: offset)
-                        close(fd)
-                    }
+                    offset = copy(from: path, offset: offset)
                 }
                 return
             }
