@@ -89,7 +89,8 @@ def main(src, dst):
     meta = data.get("meta", {})
     fig.suptitle(f"jobq {meta.get('jobq_commit', '')} vs task-spooler, nq and raw baselines — "
                  f"{meta.get('nproc', '?')} cores, {len(data.get('rounds', []))} round(s), "
-                 f"median [min–max] of per-round ratios", fontsize=11)
+                 f"median [min–max] over the rounds: per-round ratios, or absolute values where the axis gives a unit",
+                 fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(dst, dpi=110)
 

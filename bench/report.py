@@ -42,28 +42,22 @@ RECORDED_NOTE = ("The row “to the last `finished_at` it recorded” ends the c
                  "what `jobq wait` took to notice. Targets use the `jobq wait` row, as a user would see it.")
 
 
-def fmt(value, unit):
+# Precision and suffix per unit; `plain` leaves the suffix out (the min–max column names its unit).
+SUFFIXES = {"ms": " ms", "jobs/s": "/s", "MiB": " MiB"}
+
+
+def fmt(value, unit, plain=False):
     if value is None:
         return "n/a"
     if unit == "ms":
-        return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
-    if unit == "jobs/s":
-        return f"{value:,.0f}/s"
-    if unit == "MiB":
-        return f"{value:.1f} MiB"
-    return f"{value:g}"
-
-
-def fmt_plain(value, unit):
-    if value is None:
-        return "n/a"
-    if unit == "ms":
-        return f"{value:.2f}" if value < 100 else f"{value:.0f}"
-    if unit == "jobs/s":
-        return f"{value:,.0f}"
-    if unit == "MiB":
-        return f"{value:.1f}"
-    return f"{value:g}"
+        text = f"{value:.2f}" if value < 100 else f"{value:.0f}"
+    elif unit == "jobs/s":
+        text = f"{value:,.0f}"
+    elif unit == "MiB":
+        text = f"{value:.1f}"
+    else:
+        return f"{value:g}"
+    return text if plain else text + SUFFIXES[unit]
 
 
 def summary(values):
@@ -128,15 +122,24 @@ def met_text(ok):
 
 
 class Table:
-    def __init__(self, key, title, unit, better, baseline_label, description):
-        self.key, self.title, self.unit, self.better = key, title, unit, better
+    def __init__(self, key, title, unit, baseline_label, description):
+        self.key, self.title, self.unit = key, title, unit
         self.baseline_label = baseline_label
         self.description = description
         self.lines = []  # markdown rows
         self.notes = []
         self.json_rows = []
+        self.targets = []  # rows of the Targets table, in the order the rows were written
 
-    def tool_row(self, label, per_round, ratio_per_round=None, target=None, note=""):
+    def add_target(self, name, target, unit, s, ok):
+        """A row with a target also goes to the Targets table, when it has a name there."""
+        if target is None or name is None:
+            return
+        op, threshold = target
+        self.targets.append({"workload": self.key, "target": name, "op": op, "threshold": threshold, "unit": unit,
+                             "median": s["median"] if s else None, "met": ok})
+
+    def tool_row(self, label, per_round, ratio_per_round=None, target=None, note="", target_name=None):
         s = summary(per_round.values())
         r = summary(ratio_per_round.values()) if ratio_per_round is not None else None
         ratio_text = "—" if ratio_per_round is None else (
@@ -149,15 +152,15 @@ class Table:
             met_cell = met_text(ok)
         self.lines.append(
             f"| {label}{(' — ' + note) if note else ''} | {fmt(s['median'], self.unit) if s else 'n/a'} | "
-            f"{(fmt_plain(s['min'], self.unit) + '–' + fmt_plain(s['max'], self.unit)) if s else 'n/a'} | "
+            f"{(fmt(s['min'], self.unit, plain=True) + '–' + fmt(s['max'], self.unit, plain=True)) if s else 'n/a'} | "
             f"{ratio_text} | {target_text} | {met_cell} |")
         self.json_rows.append({
             "label": label, "note": note, "per_round": per_round, "summary": s,
             "ratio_to_baseline_per_round": ratio_per_round, "ratio_summary": r,
             "target": list(target) if target else None, "met": ok})
-        return ok
+        self.add_target(target_name, target, self.unit, s, ok)
 
-    def ratio_row(self, label, per_round, target=None):
+    def ratio_row(self, label, per_round, target=None, target_name=None):
         s = summary(per_round.values())
         target_text, ok = "", None
         if target is not None:
@@ -170,7 +173,7 @@ class Table:
         self.lines.append(f"| **{label}** | {median_text} | {range_text} | — | {target_text} | {met_cell} |")
         self.json_rows.append({"label": label, "ratio_per_round": per_round, "summary": s,
                                "target": list(target) if target else None, "met": ok})
-        return ok
+        self.add_target(target_name, target, "×", s, ok)
 
     def na_row(self, label, why):
         self.lines.append(f"| {label} | n/a | n/a | n/a | | |")
@@ -190,19 +193,15 @@ class Table:
 
 
 def build(run):
-    tables, targets, panels = [], [], []
+    tables, panels = [], []
     count = lambda w, t: run.per_round(w, t, "count")
 
-    def target(table, name, ok, value_summary, op, threshold, unit):
-        targets.append({"workload": table.key, "target": name, "op": op, "threshold": threshold, "unit": unit,
-                        "median": value_summary["median"] if value_summary else None, "met": ok})
-
-    def bars(workload, metric, tools, ref, scale=1.0, invert=False):
+    def bars(workload, metric, tools, ref):
         """Chart bars: each tool's per-round value over `ref`'s value in the same round."""
-        refv = run.per_round(workload, ref, metric, scale)
+        refv = run.per_round(workload, ref, metric)
         out = []
         for tool in tools:
-            v = run.per_round(workload, tool, metric, scale)
+            v = run.per_round(workload, tool, metric)
             s = summary(run.ratio(v, refv).values())
             if s:
                 out.append({"label": tool, "median": s["median"], "min": s["min"], "max": s["max"]})
@@ -210,7 +209,7 @@ def build(run):
 
     # W1 -----------------------------------------------------------------------------------
     w = "w1"
-    t = Table(w, "W1 — enqueue cost (one `true` per enqueue process, no slot free)", "ms", "lower",
+    t = Table(w, "W1 — enqueue cost (one `true` per enqueue process, no slot free)", "ms",
               "the C SQLite insert",
               "Time of a bash loop of single enqueues divided by their number, while both slots are held "
               "by gate jobs so that every job stays queued. The baseline is a C program that opens a WAL "
@@ -228,8 +227,7 @@ def build(run):
         if tool == "nq":
             note += "; each job a waiting process"
         t.tool_row(LABELS[tool], v, run.ratio(v, base), note=note)
-    ok = t.ratio_row("jobq / tsp", run.ratio(jq, ts), ("<=", 1.0))
-    target(t, "W1 enqueue: jobq/tsp", ok, summary(run.ratio(jq, ts).values()), "<=", 1.0, "×")
+    t.ratio_row("jobq / tsp", run.ratio(jq, ts), ("<=", 1.0), "W1 enqueue: jobq/tsp")
     t.ratio_row("jobq / C insert", run.ratio(jq, base))
     tables.append(t)
     panels.append({"title": "W1 enqueue cost (time, ÷ tsp)", "ylabel": "× tsp (lower is better)",
@@ -239,8 +237,7 @@ def build(run):
     # W2 -----------------------------------------------------------------------------------
     for w, title, job in [("w2_true", "W2 — end to end, `true` jobs", "true"),
                           ("w2_sleep", "W2 — end to end, `sleep 0.01` jobs", "sleep 0.01")]:
-        n = run.meta.get("counts", "")
-        t = Table(w, title, "jobs/s", "higher", "the C spawn loop",
+        t = Table(w, title, "jobs/s", "the C spawn loop",
                   f"Jobs enqueued one process each from a bash loop into an idle queue with 2 slots, then "
                   f"waited for; jobs per second from the first enqueue to the last completion (as seen by "
                   f"the tool's own wait command). Job: `{job}`. Baselines in the same round: "
@@ -251,8 +248,7 @@ def build(run):
             t.tool_row(LABELS[tool], v, run.ratio(v, base))
         jq, ts = run.per_round(w, "jobq", "jobs_per_s"), run.per_round(w, "tsp", "jobs_per_s")
         if w == "w2_true":
-            ok = t.ratio_row("jobq / tsp", run.ratio(jq, ts), (">=", 1.2))
-            target(t, "W2 e2e (true): jobq/tsp", ok, summary(run.ratio(jq, ts).values()), ">=", 1.2, "×")
+            t.ratio_row("jobq / tsp", run.ratio(jq, ts), (">=", 1.2), "W2 e2e (true): jobq/tsp")
         else:
             t.ratio_row("jobq / tsp", run.ratio(jq, ts))
             t.notes.append("No target for this variant: with 10 ms jobs every tool is bounded by "
@@ -266,7 +262,7 @@ def build(run):
                        "targets": [{"value": 1.2, "label": "target: jobq ≥ 1.2× tsp"}] if w == "w2_true" else []})
 
     w = "w2_drain"
-    t = Table(w, "W2 — drain (jobs queued behind 2 gates, then released)", "jobs/s", "higher",
+    t = Table(w, "W2 — drain (jobs queued behind 2 gates, then released)", "jobs/s",
               "the C spawn loop",
               "`true` jobs queued while both slots are held by gate jobs (nq: one gate), then the gates "
               "are released (their FIFOs opened and closed); jobs per second from the release to the last "
@@ -276,10 +272,8 @@ def build(run):
         v = run.per_round(w, tool, "jobs_per_s")
         t.tool_row(LABELS[tool], v, run.ratio(v, base))
     jq, ts = run.per_round(w, "jobq", "jobs_per_s"), run.per_round(w, "tsp", "jobs_per_s")
-    ok = t.ratio_row("jobq / tsp", run.ratio(jq, ts), (">=", 1.5))
-    target(t, "W2 drain: jobq/tsp", ok, summary(run.ratio(jq, ts).values()), ">=", 1.5, "×")
-    ok = t.ratio_row("jobq / C spawn loop", run.ratio(jq, base), (">=", 0.6))
-    target(t, "W2 drain: jobq/spawn loop", ok, summary(run.ratio(jq, base).values()), ">=", 0.6, "×")
+    t.ratio_row("jobq / tsp", run.ratio(jq, ts), (">=", 1.5), "W2 drain: jobq/tsp")
+    t.ratio_row("jobq / C spawn loop", run.ratio(jq, base), (">=", 0.6), "W2 drain: jobq/spawn loop")
     t.notes.append(RECORDED_NOTE)
     t.notes.append("nq runs one job at a time (each job waits for all earlier ones); it is shown, "
                    "not compared against a target.")
@@ -293,7 +287,7 @@ def build(run):
 
     # W3 -----------------------------------------------------------------------------------
     w = "w3"
-    t = Table(w, "W3 — dispatch latency (idle queue)", "ms", "lower", "running it directly",
+    t = Table(w, "W3 — dispatch latency (idle queue)", "ms", "running it directly",
               "From the start of the enqueue command to the job's first instruction: `latency.c` takes "
               "CLOCK_REALTIME, runs the enqueue command (posix_spawn + waitpid), then waits (inotify) for the "
               "stamp file that the job `stamp.c` writes (CLOCK_REALTIME first thing in main, written to "
@@ -309,8 +303,7 @@ def build(run):
             note = f"{len(all_samples)} samples" + (f", p90 {q[-1]:.2f} ms" if q else "")
         t.tool_row(LABELS[tool], v, run.ratio(v, base), note=note)
     jq, ts = run.per_round(w, "jobq", "median_ms"), run.per_round(w, "tsp", "median_ms")
-    ok = t.ratio_row("jobq / tsp", run.ratio(jq, ts), ("<=", 1.0))
-    target(t, "W3 latency: jobq/tsp", ok, summary(run.ratio(jq, ts).values()), "<=", 1.0, "×")
+    t.ratio_row("jobq / tsp", run.ratio(jq, ts), ("<=", 1.0), "W3 latency: jobq/tsp")
     tables.append(t)
     panels.append({"title": "W3 dispatch latency (median, ÷ tsp)", "ylabel": "× tsp (lower is better)",
                    "bars": bars(w, "median_ms", ["jobq", "tsp", "nq", "direct"], "tsp"),
@@ -318,7 +311,7 @@ def build(run):
 
     # W4 -----------------------------------------------------------------------------------
     w = "w4"
-    t = Table(w, "W4 — resident memory of the queue's own processes", "MiB", "lower",
+    t = Table(w, "W4 — resident memory of the queue's own processes", "MiB",
               "tsp's server in the same state",
               "Sum of VmRSS (and of PSS, from /proc/PID/smaps_rollup) over jobq's daemon and its worker "
               "processes (not the jobs), and over tsp's server process. *idle*: a fresh daemon/server. "
@@ -330,16 +323,16 @@ def build(run):
         idle, queued, hist = m("jobq", f"idle_{kind}_kib"), m("jobq", f"queued_{kind}_kib"), m("jobq", f"history_{kind}_kib")
         w1_idle = m("jobq", f"w1_idle_{kind}_kib")
         t_idle, t_queued, t_hist = m("tsp", f"idle_{kind}_kib"), m("tsp", f"queued_{kind}_kib"), m("tsp", f"history_{kind}_kib")
-        ok = t.tool_row(f"jobq idle ({K}, daemon + 2 workers)", idle, run.ratio(idle, t_idle), ("<=", 10.0))
-        target(t, f"W4 jobq idle {K}", ok, summary(idle.values()), "<=", 10.0, "MiB")
+        t.tool_row(f"jobq idle ({K}, daemon + 2 workers)", idle, run.ratio(idle, t_idle), ("<=", 10.0),
+                   target_name=f"W4 jobq idle {K}")
         t.tool_row(f"jobq, W1's jobs queued ({K})", queued, run.ratio(queued, t_queued))
         delta = run.diff(queued, w1_idle)
-        ok = t.tool_row(f"jobq: growth from W1's queued jobs ({K})", delta, None, ("<=", 2.0))
-        target(t, f"W4 jobq growth from queued jobs {K}", ok, summary(delta.values()), "<=", 2.0, "MiB")
+        t.tool_row(f"jobq: growth from W1's queued jobs ({K})", delta, None, ("<=", 2.0),
+                   target_name=f"W4 jobq growth from queued jobs {K}")
         t.tool_row(f"jobq after the finished history ({K})", hist, run.ratio(hist, t_hist))
         growth = run.diff(hist, idle)
-        ok = t.tool_row(f"jobq: growth from the history ({K})", growth, None, ("<=", 1.0))
-        target(t, f"W4 jobq growth from history {K}", ok, summary(growth.values()), "<=", 1.0, "MiB")
+        t.tool_row(f"jobq: growth from the history ({K})", growth, None, ("<=", 1.0),
+                   target_name=f"W4 jobq growth from history {K}")
         t.tool_row(f"tsp server idle ({K}; baseline)", t_idle)
         t.tool_row(f"tsp server, W1's jobs queued ({K}; baseline)", t_queued)
         t.tool_row(f"tsp server after the finished history ({K}; baseline)", t_hist)
@@ -366,7 +359,7 @@ def build(run):
 
     # W5 -----------------------------------------------------------------------------------
     w = "w5_hist"
-    t = Table(w, "W5 — list the whole finished history (W4's queues)", "ms", "lower", "tsp -l",
+    t = Table(w, "W5 — list the whole finished history (W4's queues)", "ms", "tsp -l",
               "hyperfine `-N` (no shell), output through a pipe, warmup then timed runs; per round the "
               "median run. jobq: `jobq list` (the table, every job); tsp: `tsp -l` over its finished jobs.")
     base = run.per_round(w, "tsp_l", "median_ms")
@@ -375,8 +368,7 @@ def build(run):
     t.tool_row(LABELS["tsp_l"], base, run.ratio(base, base))
     t.na_row("nq", "nq has no list command (its history is a folder of output files); left out rather than "
                    "timing `ls`, which is not the same work")
-    ok = t.ratio_row("jobq / tsp", run.ratio(jq, base), ("<=", 0.5))
-    target(t, "W5 list history: jobq/tsp", ok, summary(run.ratio(jq, base).values()), "<=", 0.5, "×")
+    t.ratio_row("jobq / tsp", run.ratio(jq, base), ("<=", 0.5), "W5 list history: jobq/tsp")
     tables.append(t)
     panels.append({"title": "W5 list the history (time, ÷ tsp -l)", "ylabel": "× tsp (lower is better)",
                    "bars": bars(w, "median_ms", ["jobq_list", "tsp_l"], "tsp_l"),
@@ -385,7 +377,7 @@ def build(run):
     w = "w5_big"
     jobs = run.meta.get("big_history_jobs", "?")
     t = Table(w, f"W5 — newest 50 of a {int(jobs):,}-job history" if jobs.isdigit() else "W5 — large history",
-              "ms", "lower", "jobq --version (process start)",
+              "ms", "jobq --version (process start)",
               "hyperfine `-N`, output through a pipe; per round the median run. The history is built once per "
               f"run: `jobq add --stdin` in batches of 100,000 (one transaction each; {run.meta.get('big_history_add_s', '?')} s), "
               "then jobs are marked done (95 %) or failed with reason `exit` (5 %) directly in SQLite by "
@@ -393,9 +385,7 @@ def build(run):
     base = run.per_round(w, "version", "median_ms")
     for tool, tgt in [("list50", ("<=", 20.0)), ("errors50", ("<=", 20.0)), ("list50_json", None), ("version", None)]:
         v = run.per_round(w, tool, "median_ms")
-        ok = t.tool_row(LABELS[tool], v, run.ratio(v, base), tgt)
-        if tgt:
-            target(t, f"W5 {LABELS[tool]} at {jobs} jobs", ok, summary(v.values()), "<=", 20.0, "ms")
+        t.tool_row(LABELS[tool], v, run.ratio(v, base), tgt, target_name=f"W5 {LABELS[tool]} at {jobs} jobs")
     tables.append(t)
     big_bars = []
     for tool in ["list50", "errors50", "list50_json", "version"]:
@@ -407,15 +397,14 @@ def build(run):
 
     # Bulk ---------------------------------------------------------------------------------
     w = "bulk"
-    t = Table(w, "Bulk — one `jobq add --stdin` into a fresh home", "jobs/s", "higher",
+    t = Table(w, "Bulk — one `jobq add --stdin` into a fresh home", "jobs/s",
               "the C one-transaction insert",
               "One `jobq add --stdin` of N distinct command lines (~75 bytes) into a fresh home, no daemon "
               "running (one transaction). Baseline: the C program inserting N ~200-byte rows in one "
               "transaction into a fresh WAL database (`synchronous=FULL`).")
     base = run.per_round(w, "sqlite_insert", "jobs_per_s")
     jq = run.per_round(w, "jobq", "jobs_per_s")
-    ok = t.tool_row("jobq add --stdin", jq, run.ratio(jq, base), (">=", 250000.0))
-    target(t, "Bulk add --stdin", ok, summary(jq.values()), ">=", 250000.0, "jobs/s")
+    t.tool_row("jobq add --stdin", jq, run.ratio(jq, base), (">=", 250000.0), target_name="Bulk add --stdin")
     t.tool_row("C: rows in one transaction (baseline)", base, run.ratio(base, base))
     tables.append(t)
     bulk_bars = []
@@ -426,6 +415,7 @@ def build(run):
     panels.append({"title": "Bulk add (thousand jobs/s)", "ylabel": "k jobs/s (higher is better)",
                    "bars": bulk_bars, "targets": [{"value": 250.0, "label": "target: jobq ≥ 250k/s"}], "absolute": True})
 
+    targets = [tg for t in tables for tg in t.targets]
     return tables, targets, panels
 
 
@@ -465,15 +455,15 @@ def markdown(run, tables, targets):
             shown = "n/a" if value is None else f"{value:.3f}×"
             goal = f"{'≤' if tg['op'] == '<=' else '≥'} {tg['threshold']:.1f}×"
         else:
-            u = {"MiB": "MiB", "ms": "ms", "jobs/s": "jobs/s"}[unit]
-            shown = fmt(value, u)
-            goal = f"{'≤' if tg['op'] == '<=' else '≥'} {fmt(tg['threshold'], u)}"
+            shown = fmt(value, unit)
+            goal = f"{'≤' if tg['op'] == '<=' else '≥'} {fmt(tg['threshold'], unit)}"
         lines.append(f"| {tg['target']} | {shown} | {goal} | {met_text(tg['met'])} |")
     lines += ["", "## Workloads", ""]
     for t in tables:
         lines.append(t.markdown())
     orders = []
-    for workload, by_round in sorted(run.orders.items()):
+    # In the order the workloads ran (the order of their first `_order` row in RAW.tsv).
+    for workload, by_round in run.orders.items():
         if workload == "load":
             continue
         orders.append(f"- {workload}: " + "; ".join(f"round {r}: {o}" for r, o in sorted(by_round.items())))

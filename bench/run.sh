@@ -18,7 +18,7 @@ usage() {
 Usage: bench/run.sh [--rounds N] [--quick] [--jobq PATH] [--out DIR] [--keep]
 
   --rounds N   rounds of every workload (default 5)
-  --quick      1 round with small counts: a smoke check (under 2 minutes)
+  --quick      1 round with small counts: a smoke check (about a minute; more when jobq is built from scratch)
   --jobq PATH  the jobq binary to measure (default: build it with
                swift build -c release --scratch-path .build-bench -Xswiftc -static-executable)
   --out DIR    where results.md, results.json and chart.png go (default bench/results);
@@ -67,7 +67,7 @@ if ((QUICK)); then
 else
     N_W1=1000
     N_E2E=2000
-    N_SLEEP=1000      # trimmed from 2,000 to keep a run near 15 minutes (nq runs them one by one)
+    N_SLEEP=1000      # trimmed from 2,000 (nq runs them one by one): a run takes about 11 minutes on 2 cores
     N_DRAIN=900
     N_LAT=50
     N_HIST=10000
@@ -174,6 +174,15 @@ meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 # The arguments in a random order, one a line.
 shuffled() { printf '%s\n' "$@" | shuf; }
 
+# shuffle_order ROUND WORKLOAD TOOL... — sets ORDER to the tools in a random order and records
+# it: the report lists the order of every workload (bench/README.md).
+shuffle_order() {
+    local r=$1 w=$2
+    shift 2
+    mapfile -t ORDER < <(shuffled "$@")
+    record "$r" "$w" _order "${ORDER[*]}" ""
+}
+
 # wait_until SECONDS DESCRIPTION COMMAND... — poll COMMAND every 10 ms (harness only).
 wait_until() {
     local limit=$1 what=$2
@@ -187,6 +196,12 @@ wait_until() {
     done
 }
 
+# round_numbers ROUND WORKLOAD FORMAT — that round's numbers of WORKLOAD for the progress log,
+# each printed with FORMAT (tool, value); the workload's `_order` row is not a number.
+round_numbers() {
+    awk -F'\t' -v r="$1" -v w="$2" -v f="$3" '$1 == r && $2 == w && $3 != "_order" { printf f, $3, $5 }' "$RAW"
+}
+
 # per_second N T0_US T1_US ; ms_each N T0_US T1_US
 per_second() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", n * 1e6 / (b - a) }'; }
 ms_each() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.4f", (b - a) / 1000 / n }'; }
@@ -197,6 +212,14 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 # reader, so a release can never miss a gate that had not reached its open() yet.
 make_gates() { mkfifo "$1/gate1" "$1/gate2"; }
 GATE_SCRIPT='read x < "$1"; exit 0'
+# gate_pids DIR — every process whose argv names one of DIR's gate FIFOs: the gate job (sh)
+# and the tsp client or nq process it runs under, which memory figures must leave out.
+gate_pids() {
+    local gate
+    for gate in "$1"/gate*; do
+        python3 "$PROCS" find --arg "$gate"
+    done
+}
 release_gates() { # DIR COUNT
     exec 7>"$1/gate1"
     if (($2 > 1)); then exec 8>"$1/gate2"; fi
@@ -321,8 +344,9 @@ nq_gate() { # one gate is enough: every later job waits behind it
     mkfifo "$1/gate1"
     nqq sh -c "$GATE_SCRIPT" gate "$1/gate1" >/dev/null
 }
-nq_waiting_pids() { # nq's own waiting processes, without the running gate (exec'd into sh)
-    python3 "$PROCS" find --env "NQDIR=$NQD" --exe nq
+nq_waiting_pids() { # DIR — nq's own waiting processes, without the gate's
+    # shellcheck disable=SC2046
+    python3 "$PROCS" find --env "NQDIR=$NQD" --exe nq --not $(gate_pids "$1")
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +429,8 @@ w1_jobq() {
     now_us; t0=$REPLY
     for ((i = 0; i < N_W1; i++)); do "$JOBQ" --home "$JQ_HOME" add -- true >/dev/null; done
     now_us; t1=$REPLY
-    record "$r" w1 jobq ms_per_enqueue "$(ms_each "$N_W1" "$t0" "$t1")"
+    LAST=$(ms_each "$N_W1" "$t0" "$t1")
+    record "$r" w1 jobq ms_per_enqueue "$LAST"
     record "$r" w1 jobq count "$N_W1"
     # W4: memory with N queued jobs (the gates are the workers' children: not counted).
     jobq_mem
@@ -421,24 +446,23 @@ w1_tsp() {
     # tsp cannot hold N_W1 waiting jobs: its server stops accepting at ~993 connections.
     n=$((N_W1 < TSP_MAX_QUEUED ? N_W1 : TSP_MAX_QUEUED))
     tsp_start "$d"
-    mem_of "$TSP_PID"
-    record "$r" w4 tsp w1_idle_rss_kib "$MEM_RSS"
-    record "$r" w4 tsp w1_idle_pss_kib "$MEM_PSS"
     tsp_gates "$d"
     now_us; t0=$REPLY
     for ((i = 0; i < n; i++)); do TS_SOCKET="$TSQ/socket" TMPDIR="$TSQ" TS_MAXFINISHED=20000 tsp true >/dev/null; done
     now_us; t1=$REPLY
     TSP_NEXT_ID=$((TSP_NEXT_ID + n))
-    record "$r" w1 tsp ms_per_enqueue "$(ms_each "$n" "$t0" "$t1")"
+    LAST=$(ms_each "$n" "$t0" "$t1")
+    record "$r" w1 tsp ms_per_enqueue "$LAST"
     record "$r" w1 tsp count "$n"
     mem_of "$TSP_PID"
     record "$r" w4 tsp queued_rss_kib "$MEM_RSS"
     record "$r" w4 tsp queued_pss_kib "$MEM_PSS"
     # tsp keeps every queued job as a waiting client process: that is its queue's real cost.
-    clients=$(python3 "$PROCS" find --env "TS_SOCKET=$TSQ/socket" --exe tsp --not "$TSP_PID")
+    # The gates' clients are running jobs, not waiting ones: left out.
+    # shellcheck disable=SC2046
+    clients=$(python3 "$PROCS" find --env "TS_SOCKET=$TSQ/socket" --exe tsp --not "$TSP_PID" $(gate_pids "$d"))
     # shellcheck disable=SC2086
     mem_of $clients
-    record "$r" w4 tsp_clients queued_rss_kib "$MEM_RSS"
     record "$r" w4 tsp_clients queued_pss_kib "$MEM_PSS"
     record "$r" w4 tsp_clients queued_procs "$MEM_N"
     release_gates "$d" 2
@@ -454,13 +478,13 @@ w1_nq() {
     now_us; t0=$REPLY
     for ((i = 0; i < N_W1; i++)); do NQDIR="$NQD" nq true >/dev/null; done
     now_us; t1=$REPLY
-    record "$r" w1 nq ms_per_enqueue "$(ms_each "$N_W1" "$t0" "$t1")"
+    LAST=$(ms_each "$N_W1" "$t0" "$t1")
+    record "$r" w1 nq ms_per_enqueue "$LAST"
     record "$r" w1 nq count "$N_W1"
     # nq has no server: its queue is N waiting processes (two per job).
-    waiting=$(nq_waiting_pids)
+    waiting=$(nq_waiting_pids "$d")
     # shellcheck disable=SC2086
     mem_of $waiting
-    record "$r" w4 nq_procs queued_rss_kib "$MEM_RSS"
     record "$r" w4 nq_procs queued_pss_kib "$MEM_PSS"
     record "$r" w4 nq_procs queued_procs "$MEM_N"
     release_gates "$d" 1
@@ -474,7 +498,8 @@ w1_sqlite_insert() {
     now_us; t0=$REPLY
     for ((i = 0; i < N_W1; i++)); do "$BIN/sqlite_insert" "$db"; done
     now_us; t1=$REPLY
-    record "$r" w1 sqlite_insert ms_per_enqueue "$(ms_each "$N_W1" "$t0" "$t1")"
+    LAST=$(ms_each "$N_W1" "$t0" "$t1")
+    record "$r" w1 sqlite_insert ms_per_enqueue "$LAST"
     record "$r" w1 sqlite_insert count "$N_W1"
 }
 
@@ -519,8 +544,8 @@ w2_e2e() { # ROUND DIR TOOL WORKLOAD N JOB...
         "$BIN/spawn_loop" "$n" "$SLOTS" -- "$@" >/dev/null
         now_us; t1=$REPLY ;;
     esac
-    record "$r" "$w" "$tool" jobs_per_s "$(per_second "$n" "$t0" "$t1")"
     LAST=$(per_second "$n" "$t0" "$t1")
+    record "$r" "$w" "$tool" jobs_per_s "$LAST"
 }
 
 # Drain: N jobs queued while both slots are held by gates, then released; jobs/s from the
@@ -563,8 +588,8 @@ w2_drain() { # ROUND DIR TOOL
         "$BIN/spawn_loop" "$n" "$SLOTS" -- true >/dev/null
         now_us; t1=$REPLY ;;
     esac
-    record "$r" w2_drain "$tool" jobs_per_s "$(per_second "$n" "$t0" "$t1")"
     LAST=$(per_second "$n" "$t0" "$t1")
+    record "$r" w2_drain "$tool" jobs_per_s "$LAST"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -662,10 +687,9 @@ hyperfine_record() {
 }
 
 w45_round() { # ROUND
-    local r=$1 d="$SCRATCH/r$1/hist" tool order=() names=() commands=()
-    mapfile -t order < <(shuffled jobq tsp)
-    record "$r" w4 _order "${order[*]}" ""
-    for tool in "${order[@]}"; do
+    local r=$1 d="$SCRATCH/r$1/hist" tool names=() commands=()
+    shuffle_order "$r" w4 jobq tsp
+    for tool in "${ORDER[@]}"; do
         log "round $r/$ROUNDS W4: $tool, $N_HIST finished jobs"
         case $tool in
         jobq) hist_jobq "$r" "$d/jobq" ;;
@@ -673,8 +697,8 @@ w45_round() { # ROUND
         esac
     done
     # W5: list the whole history.
-    mapfile -t order < <(shuffled jobq tsp)
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w5_hist jobq tsp
+    for tool in "${ORDER[@]}"; do
         case $tool in
         jobq) names+=(jobq_list); commands+=("$JOBQ --home $HIST_JQ_HOME list") ;;
         tsp) names+=(tsp_l); commands+=("tsp -l") ;;
@@ -682,7 +706,7 @@ w45_round() { # ROUND
     done
     TS_SOCKET="$HIST_TSQ/socket" TMPDIR="$HIST_TSQ" run_hyperfine "$d/list.json" "${commands[@]}"
     hyperfine_record "$r" w5_hist "$d/list.json" "${names[@]}"
-    log "round $r/$ROUNDS W5: list of $N_HIST: $(awk -F'\t' -v r="$r" '$1 == r && $2 == "w5_hist" { printf "%s %.1f ms  ", $3, $5 }' "$RAW")"
+    log "round $r/$ROUNDS W5: list of $N_HIST: $(round_numbers "$r" w5_hist '%s %.1f ms  ')"
     JQ_HOME=$HIST_JQ_HOME JQ_PID=$HIST_JQ_PID
     jobq_stop
     TSQ=$HIST_TSQ TSP_PID=$HIST_TSP_PID
@@ -724,10 +748,10 @@ build_big_history() {
 }
 
 w5_big_round() { # ROUND — no daemon: list/errors read the database directly either way
-    local r=$1 json="$SCRATCH/r$1/big.json" tool names=() commands=() order=()
+    local r=$1 json="$SCRATCH/r$1/big.json" tool names=() commands=()
     mkdir -p "$SCRATCH/r$r"
-    mapfile -t order < <(shuffled list50 errors50 list50_json version)
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w5_big list50 errors50 list50_json version
+    for tool in "${ORDER[@]}"; do
         names+=("$tool")
         case $tool in
         list50) commands+=("$JOBQ --home $BIG_HOME list --limit 50") ;;
@@ -738,7 +762,7 @@ w5_big_round() { # ROUND — no daemon: list/errors read the database directly e
     done
     run_hyperfine "$json" "${commands[@]}"
     hyperfine_record "$r" w5_big "$json" "${names[@]}"
-    log "round $r/$ROUNDS W5 large: $(awk -F'\t' -v r="$r" '$1 == r && $2 == "w5_big" { printf "%s %.1f ms  ", $3, $5 }' "$RAW")"
+    log "round $r/$ROUNDS W5 large: $(round_numbers "$r" w5_big '%s %.1f ms  ')"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -746,10 +770,10 @@ w5_big_round() { # ROUND — no daemon: list/errors read the database directly e
 # C program that inserts as many ~200-byte rows in one transaction (WAL, synchronous=FULL).
 
 bulk_round() { # ROUND
-    local r=$1 d="$SCRATCH/r$1/bulk" tool t0 t1 order=()
+    local r=$1 d="$SCRATCH/r$1/bulk" tool t0 t1
     mkdir -p "$d"
-    mapfile -t order < <(shuffled jobq sqlite_insert)
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" bulk jobq sqlite_insert
+    for tool in "${ORDER[@]}"; do
         now_us; t0=$REPLY
         case $tool in
         jobq) "$JOBQ" --home "$d/home" add --stdin <"$SCRATCH/bulk-$N_BULK.txt" >/dev/null ;;
@@ -758,48 +782,43 @@ bulk_round() { # ROUND
         now_us; t1=$REPLY
         record "$r" bulk "$tool" jobs_per_s "$(per_second "$N_BULK" "$t0" "$t1")"
     done
-    log "round $r/$ROUNDS bulk: $(awk -F'\t' -v r="$r" '$1 == r && $2 == "bulk" { printf "%s %.0f/s  ", $3, $5 }' "$RAW")"
+    log "round $r/$ROUNDS bulk: $(round_numbers "$r" bulk '%s %.0f/s  ')"
     ((KEEP)) || rm -rf "$d"
 }
 
 # ---------------------------------------------------------------------------------------------
 
 run_round() {
-    local r=$1 tool order=() d="$SCRATCH/r$1"
+    local r=$1 tool d="$SCRATCH/r$1"
     mkdir -p "$d"
     record "$r" load _order "$(cut -d' ' -f1-3 /proc/loadavg)" ""
 
-    mapfile -t order < <(shuffled jobq tsp nq sqlite_insert)
-    record "$r" w1 _order "${order[*]}" ""
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w1 jobq tsp nq sqlite_insert
+    for tool in "${ORDER[@]}"; do
         "w1_$tool" "$r" "$d/w1-$tool"
-        log "round $r/$ROUNDS W1 $tool: $(awk -F'\t' -v r="$r" -v t="$tool" '$1 == r && $2 == "w1" && $3 == t && $4 == "ms_per_enqueue" { print $5 }' "$RAW") ms per enqueue"
+        log "round $r/$ROUNDS W1 $tool: $LAST ms per enqueue"
     done
 
-    mapfile -t order < <(shuffled jobq tsp nq xargs spawn_loop)
-    record "$r" w2_true _order "${order[*]}" ""
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w2_true jobq tsp nq xargs spawn_loop
+    for tool in "${ORDER[@]}"; do
         w2_e2e "$r" "$d/w2t-$tool" "$tool" w2_true "$N_E2E" true
         log "round $r/$ROUNDS W2 $N_E2E × true, $tool: $LAST jobs/s"
     done
 
-    mapfile -t order < <(shuffled jobq tsp nq xargs spawn_loop)
-    record "$r" w2_sleep _order "${order[*]}" ""
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w2_sleep jobq tsp nq xargs spawn_loop
+    for tool in "${ORDER[@]}"; do
         w2_e2e "$r" "$d/w2s-$tool" "$tool" w2_sleep "$N_SLEEP" sleep 0.01
         log "round $r/$ROUNDS W2 $N_SLEEP × sleep 0.01, $tool: $LAST jobs/s"
     done
 
-    mapfile -t order < <(shuffled jobq tsp nq spawn_loop)
-    record "$r" w2_drain _order "${order[*]}" ""
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w2_drain jobq tsp nq spawn_loop
+    for tool in "${ORDER[@]}"; do
         w2_drain "$r" "$d/w2d-$tool" "$tool"
         log "round $r/$ROUNDS W2 drain of $N_DRAIN, $tool: $LAST jobs/s"
     done
 
-    mapfile -t order < <(shuffled jobq tsp nq direct)
-    record "$r" w3 _order "${order[*]}" ""
-    for tool in "${order[@]}"; do
+    shuffle_order "$r" w3 jobq tsp nq direct
+    for tool in "${ORDER[@]}"; do
         w3_latency "$r" "$d/w3-$tool" "$tool"
         log "round $r/$ROUNDS W3 $tool: median $LAST ms"
     done

@@ -4,7 +4,7 @@
  * synchronous=FULL (jobq's durability promise), create the table if needed, and insert
  * ROWS rows (default 1) of about 200 bytes in ONE transaction, then close. W1 runs it once
  * per row from a bash loop, exactly like the queues' enqueue commands; the bulk workload
- * runs it once with ROWS=100000. */
+ * runs it once with ROWS=N_BULK (run.sh: 100000, or fewer with --quick). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
