@@ -91,8 +91,8 @@ import TestSupport
         var rng = SplitMix64(seed: 7)
         let names: [String?] = [nil, "1.task", "10.task", "2.task", "a.task", "A.task", "é.task", "z", "", " "]
         _ = try store.insert((0..<200).map { _ in
-            TestJobs.command(["true"], name: names[Int(rng.next() % UInt64(names.count))],
-                             priority: Int(rng.next() % 3) - 1)
+            TestJobs.command(["true"], name: names.randomElement(using: &rng)!,
+                             priority: Int.random(in: -1...1, using: &rng))
         }, now: 1)
         let all = try store.jobs(state: .queued, limit: nil)
         var fromDatabase: [JobID] = []

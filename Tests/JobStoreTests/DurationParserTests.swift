@@ -69,12 +69,12 @@ import TestSupport
         let scales: [Int64] = [1, 1_000, 60_000, 3_600_000, 86_400_000]
         for _ in 0..<500 {
             let value: Int64
-            switch random.next() % 3 {
-            case 0: value = Int64(random.next() % UInt64(DurationParser.maximumMilliseconds + 1))
-            case 1: value = Int64(random.next() % 10_000)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: value = Int64.random(in: 0...DurationParser.maximumMilliseconds, using: &random)
+            case 1: value = Int64.random(in: 0..<10_000, using: &random)
             default:
-                let scale = scales[Int(random.next() % UInt64(scales.count))]
-                value = min(DurationParser.maximumMilliseconds, Int64(random.next() % 400) * scale)
+                let scale = scales.randomElement(using: &random)!
+                value = min(DurationParser.maximumMilliseconds, Int64.random(in: 0..<400, using: &random) * scale)
             }
             let text = DurationParser.format(milliseconds: value)
             #expect(try DurationParser.milliseconds(text) == value, "\(value) → \(text)")
@@ -87,12 +87,8 @@ import TestSupport
     /// Random text never traps the parser: it returns a value in range or throws.
     @Test func randomTextNeverTraps() {
         var random = SplitMix64(seed: 42)
-        let alphabet = Array("0123456789.0123456789smhdwx -+e".unicodeScalars)
         for _ in 0..<500 {
-            var text = ""
-            for _ in 0..<(random.next() % 12) {
-                text.unicodeScalars.append(alphabet[Int(random.next() % UInt64(alphabet.count))])
-            }
+            let text = random.string(from: "0123456789.0123456789smhdwx -+e", maxLength: 11)
             if let value = try? DurationParser.milliseconds(text) {
                 #expect((0...DurationParser.maximumMilliseconds).contains(value), "\(text)")
             }

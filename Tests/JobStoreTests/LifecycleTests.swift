@@ -199,8 +199,7 @@ import TestSupport
         _ = try worker.finish(old, attempt: 1, end: .finished(.exited(0)), now: 3)
         _ = try other.insert([TestJobs.command(["c"])], now: 4)  // newest job (kept by clean)
         #expect(try other.pruneFinished(finishedBy: 10).count == 1)
-        let fresh = try other.insert([TestJobs.command(["d"], environment: ["WHO=new"])], now: 5)[0]
-        _ = fresh
+        _ = try other.insert([TestJobs.command(["d"], environment: ["WHO=new"])], now: 5)
         let all = try worker.claim(TestJobs.claimRequest(limit: 5), now: 6)
         #expect(all.first { $0.payload == .command(["d"]) }?.environment == ["WHO=new"])
         #expect(all.first { $0.payload == .command(["b"]) }?.environment == ["WHO=keep"])

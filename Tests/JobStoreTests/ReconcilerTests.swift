@@ -20,13 +20,6 @@ import TestSupport
         return ProcessIdentity.current(pid)
     }
 
-    func reap(_ pid: pid_t) -> Bool {
-        waitUntil {
-            var status: Int32 = 0
-            return waitpid(pid, &status, WNOHANG) == pid
-        }
-    }
-
     @Test func aLostJobsProcessFoundOnlyInTheSlotFileIsKilled() throws {
         let home = Home(path: folder.path)
         let store = try SQLiteStore(home: home)
@@ -43,7 +36,7 @@ import TestSupport
         // The PID never reached the database; the slot file still says which process it was.
         #expect(try store.job(job.id)?.pid == nil)
         #expect(try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: 5, lock: lock, now: 3) == 1)
-        #expect(reap(process.pid), "the lost job's process was not killed")
+        #expect(waitForExit(process.pid) != nil, "the lost job's process was not killed")
         let settled = try #require(try store.job(job.id))
         #expect(settled.state == .failed && settled.reason == .lost)
     }
@@ -61,7 +54,7 @@ import TestSupport
         #expect(try store.job(job.id)?.reason == .lost)
         #expect(bystander.isAlive, "an unrelated process with the recorded PID was signalled")
         kill(bystander.pid, SIGKILL)
-        #expect(reap(bystander.pid))
+        #expect(waitForExit(bystander.pid) == 128 + SIGKILL)
     }
 
     @Test func aLostJobWithRetriesLeftIsQueuedAgain() throws {

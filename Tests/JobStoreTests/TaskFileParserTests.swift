@@ -237,15 +237,16 @@ import TestSupport
         for round in 0..<600 {
             var bytes: [UInt8]
             if round % 3 == 0 {
-                bytes = (0..<(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                let count = Int.random(in: 0..<64, using: &random)
+                bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
             } else {
-                bytes = seeds[Int(random.next() % UInt64(seeds.count))]
-                for _ in 0..<(1 + random.next() % 4) {
-                    let at = Int(random.next() % UInt64(bytes.count + 1))
-                    switch random.next() % 3 {
-                    case 0: bytes.insert(contentsOf: fragments[Int(random.next() % UInt64(fragments.count))], at: at)
+                bytes = seeds.randomElement(using: &random)!
+                for _ in 0..<Int.random(in: 1...4, using: &random) {
+                    let at = Int.random(in: 0...bytes.count, using: &random)
+                    switch Int.random(in: 0..<3, using: &random) {
+                    case 0: bytes.insert(contentsOf: fragments.randomElement(using: &random)!, at: at)
                     case 1: if at < bytes.count { bytes.remove(at: at) }
-                    default: if at < bytes.count { bytes[at] = UInt8(truncatingIfNeeded: random.next()) }
+                    default: if at < bytes.count { bytes[at] = UInt8.random(in: 0...255, using: &random) }
                     }
                 }
             }

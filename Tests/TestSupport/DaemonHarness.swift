@@ -9,6 +9,7 @@ public final class DaemonHarness {
     public let logPath: String
     public private(set) var pid: pid_t = 0
     private var exited = false
+    private var startsBeforeLaunch = 0
 
     public init(home: String, logPath: String) {
         self.home = home
@@ -17,36 +18,47 @@ public final class DaemonHarness {
 
     /// Starts the daemon and waits until it has taken its lock (so jobs added now are seen).
     @discardableResult
-    public func start(_ arguments: [String] = [], cwd: String? = nil) -> Bool {
-        let before = starts
+    public func start(_ arguments: [String] = [], cwd: String? = nil, environment: [String: String] = [:]) -> Bool {
+        launch(arguments, cwd: cwd, environment: environment)
+        return waitUntilStarted()
+    }
+
+    /// Starts the daemon without waiting for it (to race it against other processes);
+    /// `waitUntilStarted` waits for it afterwards. `environment` is added to the test's own.
+    public func launch(_ arguments: [String] = [], cwd: String? = nil, environment: [String: String] = [:]) {
+        startsBeforeLaunch = starts
         let child = JobQProcess.spawn(
-            JobQProcess.binary, ["--home", home, "daemon", "--kill-grace", "1s"] + arguments, cwd: cwd,
-            captureOutput: false, logPath: logPath)
+            JobQProcess.binary, ["--home", home, "daemon", "--kill-grace", "1s"] + arguments, environment: environment,
+            cwd: cwd, captureOutput: false, logPath: logPath)
         pid = child.pid
         exited = false
-        return waitUntil(seconds: 20) { starts > before }
+    }
+
+    /// Waits until the daemon launched last says it has started.
+    @discardableResult
+    public func waitUntilStarted(seconds: Double = 20) -> Bool {
+        waitUntil(seconds: seconds) { starts > startsBeforeLaunch }
     }
 
     /// How many times the log says a daemon started.
-    private var starts: Int { log.components("daemon started").count - 1 }
+    private var starts: Int { log.ranges(of: "daemon started").count }
 
     /// The daemon's event log so far.
     public var log: String { readFile(logPath) ?? "" }
 
-    /// Sends `signal` to the daemon and, unless it is SIGKILL'd workers we want, reaps it.
+    /// Sends `signal` to the daemon; it does not wait for it (`waitForExit` does).
     public func signal(_ signal: Int32) {
         guard pid > 0, !exited else { return }
         kill(pid, signal)
     }
 
-    /// Waits for the daemon process to exit; returns its exit status (or nil on timeout).
+    /// Waits for the daemon process to exit and reaps it; returns its exit code (or nil on timeout).
     @discardableResult
     public func waitForExit(seconds: Double = 20) -> Int32? {
-        var status: Int32 = 0
-        let reaped = waitUntil(seconds: seconds) { waitpid(pid, &status, WNOHANG) == pid }
-        guard reaped else { return nil }
-        exited = true
-        return jq_wifexited(status) != 0 ? jq_wexitstatus(status) : 128 + jq_wtermsig(status)
+        guard pid > 0, !exited else { return nil }
+        let code = TestSupport.waitForExit(pid, seconds: seconds)
+        if code != nil { exited = true }
+        return code
     }
 
     /// `kill -9` the daemon (its workers and jobs keep running).
@@ -72,9 +84,7 @@ public final class DaemonHarness {
         // (pid 0 would mean our own process group: never signal it.)
         if pid > 0 && !exited {
             kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            exited = true
+            waitForExit()
         }
         for worker in workerPIDs() where worker > 0 { kill(worker, SIGKILL) }
         // Jobs left running lead their own process groups.
@@ -85,19 +95,5 @@ public final class DaemonHarness {
                 }
             }
         }
-    }
-}
-
-extension String {
-    /// The pieces of the string between occurrences of `separator`.
-    public func components(_ separator: String) -> [Substring] {
-        var pieces: [Substring] = []
-        var rest = self[...]
-        while let range = rest.firstRange(of: separator) {
-            pieces.append(rest[..<range.lowerBound])
-            rest = rest[range.upperBound...]
-        }
-        pieces.append(rest)
-        return pieces
     }
 }

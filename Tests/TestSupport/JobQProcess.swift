@@ -75,9 +75,8 @@ public enum JobQProcess {
         }
         var status: Int32 = 0
         while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
-        let code = jq_wifexited(status) != 0 ? jq_wexitstatus(status) : 128 + jq_wtermsig(status)
         return ProcessResult(
-            status: code, stdout: String(decoding: outputs[0], as: UTF8.self),
+            status: exitCode(ofWaitStatus: status), stdout: String(decoding: outputs[0], as: UTF8.self),
             stderr: String(decoding: outputs[1], as: UTF8.self))
     }
 

@@ -11,4 +11,14 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A string of 0 to `maxLength` characters (Unicode scalars) drawn from `alphabet`.
+    public mutating func string(from alphabet: String, maxLength: Int) -> String {
+        let scalars = Array(alphabet.unicodeScalars)
+        var text = String.UnicodeScalarView()
+        for _ in 0..<Int.random(in: 0...maxLength, using: &self) {
+            text.append(scalars.randomElement(using: &self)!)
+        }
+        return String(text)
+    }
 }

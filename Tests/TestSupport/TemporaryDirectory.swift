@@ -28,14 +28,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
         let target = file(name)
         let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         precondition(fd >= 0, "cannot write \(target): \(errno)")
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                precondition(n > 0)
-                offset += n
-            }
-        }
+        writeAll(bytes, to: fd)
         close(fd)
         return target
     }

@@ -12,10 +12,6 @@ import TestSupport
         JobQProcess.run(arguments, home: home, stdin: stdin, cwd: cwd)
     }
 
-    func jobCount() -> Int {
-        jobq(["list", "--json"]).stdout.split(separator: "\n").filter { $0.hasPrefix("    \"id\":") }.count
-    }
-
     @Test func optionsAreValidatedAndStored() throws {
         let result = jobq([
             "add", "--name", "sim", "--priority", "-3", "--cwd", "/var", "--env", "A=b c", "--timeout", "1h30m",
@@ -50,14 +46,14 @@ import TestSupport
         let result = jobq(["add"] + flags + ["--", "true"])
         #expect(result.status == 64, "\(flags): \(result.stderr)")
         #expect(result.stderr.contains(mention), "\(flags): \(result.stderr)")
-        #expect(jobCount() == 0)
+        #expect(try jobCount(home: home) == 0)
     }
 
     @Test func afterAnUnknownJobIsRefused() throws {
         let result = jobq(["add", "--after", "77", "--", "true"])
         #expect(result.status == 1)
         #expect(result.stderr == "jobq: there is no job 77; `jobq list` shows the jobs there are\n")
-        #expect(jobCount() == 0)
+        #expect(try jobCount(home: home) == 0)
     }
 
     @Test func taskFilesAreAddedNamedAfterTheFile() throws {
@@ -94,7 +90,7 @@ import TestSupport
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("jobq: \(folder.file("bad.task")): line 2: "))
         #expect(result.stderr.contains("--retries"))
-        #expect(jobCount() == 0)
+        #expect(try jobCount(home: home) == 0)
     }
 
     @Test func unreadableTaskFilesAreRefused() throws {
@@ -109,7 +105,7 @@ import TestSupport
             #expect(result.status == 1, "\(file)")
             #expect(result.stderr.contains(problem), "\(file): \(result.stderr)")
         }
-        #expect(jobCount() == 0)
+        #expect(try jobCount(home: home) == 0)
     }
 
     @Test func stdinAddsOneShellCommandPerLineInOneGo() throws {
@@ -121,34 +117,15 @@ import TestSupport
         #expect(show.contains("\"priority\": 2"))
         let empty = jobq(["add", "--stdin"], stdin: "\n# nothing\n")
         #expect(empty.status == 1)
-        #expect(jobCount() == 3)
+        #expect(try jobCount(home: home) == 3)
     }
 
     /// 8 processes each running 250 `jobq add` at once: all 2,000 rows, no "database is locked".
     @Test func concurrentAddsAllLand() throws {
-        let script = """
-            i=0
-            while [ $i -lt 250 ]; do
-                "$JOBQ" --home "$HOME_DIR" add -- true >/dev/null || echo "add failed" >&2
-                i=$((i + 1))
-            done
-            """
-        var children: [pid_t] = []
-        for index in 0..<8 {
-            let child = JobQProcess.spawn(
-                "/bin/sh", ["-c", script], environment: ["JOBQ": JobQProcess.binary, "HOME_DIR": home],
-                captureOutput: false, logPath: folder.file("loop\(index).log"))
-            children.append(child.pid)
-        }
-        for pid in children {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            #expect(status == 0)
-        }
-        for index in 0..<8 {
-            let log = readFile(folder.file("loop\(index).log")) ?? ""
-            #expect(log.isEmpty, "loop \(index): \(log)")
-            #expect(!log.contains("locked"))
+        let loops = runConcurrentAdds(home: home, processes: 8, each: 250, logDirectory: folder.path)
+        for (index, loop) in loops.enumerated() {
+            #expect(loop.exitCode == 0, "loop \(index)")
+            #expect(loop.output.isEmpty, "loop \(index): \(loop.output)")
         }
         let status = jobq(["status", "--json"]).stdout
         #expect(status.contains("\"queued\": 2000"), "\(status)")
@@ -160,30 +137,22 @@ import TestSupport
 @Suite struct FreshHomeTests {
     @Test func manyProcessesOpenANewHomeAtOnce() throws {
         for round in 0..<8 {
-            let folder = TemporaryDirectory("fresh\(round)")
-            let home = folder.file("home")
+            let test = DaemonTestCase("fresh\(round)")
             // A daemon starting at the same moment as the others.
-            let daemon = DaemonHarness(home: home, logPath: folder.file("daemon.log"))
-            let daemonChild = JobQProcess.spawn(
-                JobQProcess.binary, ["--home", home, "daemon", "--workers", "1"], captureOutput: false,
-                logPath: folder.file("daemon.log"))
+            test.daemon.launch(["--workers", "1"])
             var children: [(pid_t, String)] = []
             for index in 0..<6 {
-                let log = folder.file("p\(index).log")
+                let log = test.folder.file("p\(index).log")
                 let arguments = index % 2 == 0 ? ["status"] : ["add", "--", "true"]
                 children.append((JobQProcess.spawn(
-                    JobQProcess.binary, ["--home", home] + arguments, captureOutput: false, logPath: log).pid, log))
+                    JobQProcess.binary, ["--home", test.home] + arguments, captureOutput: false, logPath: log).pid, log))
             }
             for (pid, log) in children {
-                var status: Int32 = 0
-                waitpid(pid, &status, 0)
-                #expect(status == 0, "round \(round): \(readFile(log) ?? "")")
+                #expect(waitForExitOrKill(pid) == 0, "round \(round): \(readFile(log) ?? "")")
             }
-            #expect(waitUntil { daemon.log.contains("daemon started") }, "round \(round): \(daemon.log)")
-            kill(daemonChild.pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(daemonChild.pid, &status, 0)
-            #expect(status == 0, "round \(round): the daemon failed: \(daemon.log)")
+            #expect(test.daemon.waitUntilStarted(), "round \(round): \(test.daemon.log)")
+            test.daemon.signal(SIGTERM)
+            #expect(test.daemon.waitForExit() == 0, "round \(round): the daemon failed: \(test.daemon.log)")
         }
     }
 }

@@ -92,21 +92,47 @@ import TestSupport
         #expect(jobq("show", "#1").status == 0)
     }
 
+    /// Adds `count` jobs, then ends job 1 done and job 2 failed (exit 1), as a worker would.
+    func addJobsAndEndTheFirstTwo(_ count: Int) throws {
+        for _ in 0..<count { try #require(jobq("add", "--", "true").status == 0) }
+        let store = try SQLiteStore(path: home + "/jobq.db", create: false)
+        let claim = ClaimRequest(limit: 2, worker: 0, maxRunning: nil, logDirectory: home + "/logs")
+        try #require(try store.claim(claim, now: WallClock.now()).map(\.id) == [JobID(1), JobID(2)])
+        try #require(try store.finish(JobID(1), attempt: 1, end: .finished(.exited(0)), now: WallClock.now()) == .done)
+        try #require(
+            try store.finish(JobID(2), attempt: 1, end: .finished(.exited(1)), now: WallClock.now()) == .failed(.exit))
+    }
+
+    func listedIDs() -> [Int] {
+        jobq("list", "--json").stdout.split(separator: "\n").compactMap { line in
+            line.hasPrefix("    \"id\": ") ? Int(line.dropFirst(10).dropLast()) : nil
+        }
+    }
+
     @Test func cleanRemovesFinishedJobsOnly() throws {
-        _ = jobq("add", "--", "true")
-        _ = jobq("add", "--", "true")
+        try addJobsAndEndTheFirstTwo(4)
+        let tooYoung = jobq("clean", "--older-than", "1h")
+        #expect(tooYoung.status == 0)
+        #expect(tooYoung.stdout == "removed 0 finished jobs\n")
+        #expect(listedIDs() == [4, 3, 2, 1])
         let clean = jobq("clean")
         #expect(clean.status == 0)
-        #expect(clean.stdout == "removed 0 finished jobs\n")
-        #expect(jobq("list", "--json").stdout.contains("\"id\": 2"))
+        #expect(clean.stdout == "removed 2 finished jobs\n")
+        // The done and the failed job are gone; the queued ones stay.
+        #expect(listedIDs() == [4, 3])
         #expect(jobq("clean", "--older-than", "soon").status == 64)
     }
 
     @Test func errorsListsFailedJobsOnly() throws {
-        _ = jobq("add", "--", "true")
+        try addJobsAndEndTheFirstTwo(3)
         let errors = jobq("errors", "--json")
         #expect(errors.status == 0)
-        #expect(errors.stdout == "[]\n")
+        // Job 2 failed; job 1 is done and job 3 queued.
+        #expect(errors.stdout.contains("\"id\": 2,"), "\(errors.stdout)")
+        #expect(!errors.stdout.contains("\"id\": 1,") && !errors.stdout.contains("\"id\": 3,"), "\(errors.stdout)")
+        #expect(errors.stdout.contains("\"exit_code\": 1,"))
+        let text = jobq("errors").stdoutLines
+        #expect(text.count == 2 && text[1].hasPrefix("2 "), "\(text)")
     }
 
     // MARK: Bad input: a clear one-line error, the right exit code, nothing changed.

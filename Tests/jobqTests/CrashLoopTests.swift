@@ -10,7 +10,7 @@ import TestSupport
 ///
 /// Sizes are kept so the suite stays within minutes; JOBQ_SOAK=N multiplies them.
 @Suite struct CrashLoopTests {
-    static let soak = Int(String(cString: getenv("JOBQ_SOAK") ?? strdup("1"))) ?? 1
+    static let soak = getenv("JOBQ_SOAK").flatMap { Int(String(cString: $0)) } ?? 1
 
     /// Each job appends its token to `out`.
     func addJob(_ test: DaemonTestCase, token: String) -> JobID? {
@@ -27,7 +27,8 @@ import TestSupport
     }
 
     func pause(_ random: inout SplitMix64, upTo milliseconds: UInt64) {
-        usleep(UInt32(random.next() % (milliseconds * 1000)))  // wait-ok: a random moment to inject the fault
+        let microseconds = UInt32.random(in: 0..<UInt32(milliseconds * 1000), using: &random)
+        usleep(microseconds)  // wait-ok: a random moment to inject the fault
     }
 
     /// Checks the promise once the queue has drained.
@@ -35,11 +36,12 @@ import TestSupport
         let store = try test.store()
         let jobs = try store.jobs(state: nil, limit: nil)
         let counts = Dictionary(test.lines("out").map { ($0, 1) }, uniquingKeysWith: +)
+        // A job is named after its token, or after its task file, TOKEN.task.
+        func token(_ name: String) -> String { name.hasSuffix(".task") ? String(name.dropLast(5)) : name }
         #expect(try store.runningJobs().isEmpty, "jobs stuck in running")
-        #expect(Set(jobs.compactMap(\.name).map { $0.hasSuffix(".task") ? String($0.dropLast(5)) : $0 }) == tokens,
-                "jobs missing or extra")
+        #expect(Set(jobs.compactMap(\.name).map(token)) == tokens, "jobs missing or extra")
         for job in jobs {
-            let token = job.name.map { $0.hasSuffix(".task") ? String($0.dropLast(5)) : $0 } ?? "?"
+            let token = job.name.map(token) ?? "?"
             let runs = counts[token] ?? 0
             #expect(runs <= 1, "\(token) ran \(runs) times (\(job.state), \(String(describing: job.reason)))")
             if job.state == .done { #expect(runs == 1, "\(token) is done but ran \(runs) times") }
@@ -49,9 +51,8 @@ import TestSupport
         #expect(SpoolIngestorEntries.pending(test.home + "/spool").isEmpty, "task files left in the spool")
     }
 
-    /// Starts a daemon and waits until everything queued has ended.
-    func drain(_ test: DaemonTestCase) throws {
-        try #require(test.daemon.start(["--workers", "2"]))
+    /// Waits until nothing is queued, running or left in the spool.
+    func waitUntilDrained(_ test: DaemonTestCase) throws {
         let store = try test.store()
         try #require(try waitUntil(seconds: 120) {
             let counts = try store.counts()
@@ -82,7 +83,9 @@ import TestSupport
             pause(&random, upTo: 40)
             test.daemon.kill9()
         }
-        try drain(test)
+        // A daemon to run what the last one left.
+        try #require(test.daemon.start(["--workers", "2"]))
+        try waitUntilDrained(test)
         try checkOutcome(test, tokens: tokens)
     }
 
@@ -98,13 +101,9 @@ import TestSupport
             }
             pause(&random, upTo: 30)
             let workers = test.daemon.workerPIDs()
-            if !workers.isEmpty { kill(workers[Int(random.next() % UInt64(workers.count))], SIGKILL) }
+            if let worker = workers.randomElement(using: &random) { kill(worker, SIGKILL) }
         }
-        let store = try test.store()
-        try #require(try waitUntil(seconds: 120) {
-            let counts = try store.counts()
-            return counts[.queued] == 0 && counts[.running] == 0
-        }, "log:\n\(test.daemon.log.suffix(3000))")
+        try waitUntilDrained(test)
         try checkOutcome(test, tokens: tokens)
     }
 }
@@ -123,13 +122,6 @@ enum SpoolIngestorEntries {
     @Test func addersAndReadersAtOnce() throws {
         let test = DaemonTestCase("concurrent")
         try #require(test.daemon.start(["--workers", "2"]))
-        let adder = """
-            i=0
-            while [ $i -lt 40 ]; do
-                "$JOBQ" --home "$H" add -- true >/dev/null || echo "add failed" >&2
-                i=$((i + 1))
-            done
-            """
         let reader = """
             i=0
             while [ $i -lt 25 ]; do
@@ -139,36 +131,35 @@ enum SpoolIngestorEntries {
                 i=$((i + 1))
             done
             """
-        var children: [(pid_t, String)] = []
-        for index in 0..<8 {
-            let log = test.folder.file("adder\(index).log")
-            children.append((JobQProcess.spawn("/bin/sh", ["-c", adder], environment: ["JOBQ": JobQProcess.binary, "H": test.home],
-                                               captureOutput: false, logPath: log).pid, log))
-        }
-        for index in 0..<2 {
+        // The readers start first and read while the adders run.
+        let readers = (0..<2).map { index in
             let log = test.folder.file("reader\(index).log")
-            children.append((JobQProcess.spawn(
+            let child = JobQProcess.spawn(
                 "/bin/sh", ["-c", reader],
                 environment: ["JOBQ": JobQProcess.binary, "H": test.home, "OUT": test.folder.file("read\(index)")],
-                captureOutput: false, logPath: log).pid, log))
+                captureOutput: false, logPath: log)
+            return (pid: child.pid, log: log)
         }
-        for (pid, log) in children {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            #expect(status == 0)
-            #expect((readFile(log) ?? "").isEmpty, "\(log): \(readFile(log) ?? "")")
+        let adders = runConcurrentAdds(home: test.home, processes: 8, each: 40, logDirectory: test.folder.path)
+        for (index, adder) in adders.enumerated() {
+            #expect(adder.exitCode == 0, "adder \(index)")
+            #expect(adder.output.isEmpty, "adder \(index): \(adder.output)")
+        }
+        for reader in readers {
+            #expect(waitForExitOrKill(reader.pid, seconds: 120) == 0)
+            #expect((readFile(reader.log) ?? "").isEmpty, "\(reader.log): \(readFile(reader.log) ?? "")")
         }
         // Every read is a whole JSON array of whole jobs.
         for index in 0..<2 {
             for round in 0..<25 {
                 let text = readFile(test.folder.file("read\(index).\(round)")) ?? ""
                 #expect(text.hasPrefix("[") && text.hasSuffix("]\n"), "read \(index).\(round) is not whole")
-                #expect(text.components("\"id\":").count == text.components("\"state\":").count)
+                #expect(text.ranges(of: "\"id\":").count == text.ranges(of: "\"state\":").count)
             }
         }
         let store = try test.store()
         try #require(try waitUntil(seconds: 60) { try store.counts()[.done] == 320 }, "\(String(describing: try? store.counts()))")
-        #expect(try store.jobs(state: nil, limit: nil).count == 320)
+        #expect(try jobCount(home: test.home) == 320)
         #expect(!test.daemon.log.contains("locked"))
     }
 }

@@ -1,7 +1,8 @@
 import Glibc
-import JobStore
 import Testing
 import TestSupport
+
+@testable import JobStore
 
 /// What every daemon test needs: a folder, a home, a daemon harness, and ways to look at jobs.
 final class DaemonTestCase {
@@ -54,10 +55,27 @@ final class DaemonTestCase {
 
     func running() throws -> [Job] { try store().jobs(state: .running, limit: nil) }
 
+    /// Waits until a running job's PID is in the database (it is written just after the job
+    /// starts) and returns it.
+    func waitForPID(_ id: JobID, seconds: Double = 10) throws -> pid_t {
+        var pid: pid_t?
+        let recorded = try waitUntil(seconds: seconds) {
+            pid = try job(id).pid
+            return pid != nil
+        }
+        try #require(recorded, "job \(id) has no PID in time; log:\n\(daemon.log)")
+        return try #require(pid)
+    }
+
     /// Lines of a file the jobs append to.
     func lines(_ name: String) -> [String] {
         (readFile(folder.file(name)) ?? "").split(separator: "\n").map(String.init)
     }
+}
 
-    func processExists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+/// Whether process `pid` has ended: it is gone, or a zombie (dead, waiting for a parent that is
+/// not ours to reap). `kill(pid, 0)` would call a zombie alive.
+func isGone(_ pid: pid_t) -> Bool {
+    guard let fields = ProcessIdentity.statFields(of: pid) else { return true }
+    return fields.first == "Z"
 }

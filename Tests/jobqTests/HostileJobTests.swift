@@ -1,7 +1,8 @@
 import Glibc
-import JobStore
 import Testing
 import TestSupport
+
+@testable import JobStore
 
 /// Jobs that do not go quietly: cancel and timeout still end all of their processes, and
 /// nothing is left as a zombie.
@@ -20,12 +21,6 @@ import TestSupport
         (readFile(path) ?? "").split(separator: "\n").compactMap { Int32($0) }
     }
 
-    func isGone(_ pid: Int32) -> Bool {
-        // Gone, or a zombie waiting for a parent that is not ours to reap.
-        guard let stat = readFile("/proc/\(pid)/stat") else { return true }
-        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
-    }
-
     @Test(arguments: [false, true])
     func cancelAndTimeoutEndEveryProcessOfHostileJobs(byTimeout: Bool) throws {
         let test = DaemonTestCase(byTimeout ? "hostile-timeout" : "hostile-cancel")
@@ -33,14 +28,14 @@ import TestSupport
         var jobs: [(JobID, String)] = []
         for (index, hostile) in Self.hostile.enumerated() {
             let pidFile = test.folder.file("pids\(index)")
-            let script = hostile.script.replacingPIDS(with: pidFile)
+            let script = hostile.script.replacing("PIDS", with: pidFile)
             let options = byTimeout ? ["--timeout", "1s"] : []
             jobs.append((try test.addShell(script, options), pidFile))
         }
         for (id, _) in jobs { try test.waitFor(id, .running) }
         // Every job has written all of its PIDs (the main shell writes last).
         for ((id, pidFile), hostile) in zip(jobs, Self.hostile) {
-            let expected = hostile.script.components("PIDS").count - 1
+            let expected = hostile.script.ranges(of: "PIDS").count
             #expect(waitUntil { pids(pidFile).count == expected }, "job \(id) (\(hostile.name)) did not start fully")
         }
         if !byTimeout {
@@ -61,17 +56,11 @@ import TestSupport
 
     func zombies(withParentIn parents: Set<Int32>) -> [Int32] {
         DirectoryListing.names(in: "/proc").compactMap { name in
-            guard let pid = Int32(name), let stat = readFile("/proc/\(pid)/stat"),
-                let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
+            // After the command name: [state, ppid, …].
+            guard let pid = Int32(name), let fields = ProcessIdentity.statFields(of: pid), fields.count > 1,
                 fields[0] == "Z", let parent = Int32(fields[1]), parents.contains(parent)
             else { return nil }
             return pid
         }
-    }
-}
-
-extension String {
-    func replacingPIDS(with path: String) -> String {
-        components("PIDS").joined(separator: path)
     }
 }

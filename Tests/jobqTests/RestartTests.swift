@@ -11,13 +11,16 @@ import TestSupport
     @Test func killingTheDaemonLosesNothingAndRunsNothingTwice() throws {
         let test = DaemonTestCase("kill9")
         let out = test.folder.file("ran")
+        // The jobs hold until the daemon is dead: the two running then are still running.
+        let gate = Gate(test.folder.file("gate"))
         let ids = try (0..<6).map { index in
-            try test.addShell("sleep 0.4; echo \(index) >> \(out)")
+            try test.addShell("\(gate.shellWait); echo \(index) >> \(out)")
         }
         try #require(test.daemon.start(["--workers", "2"]))
         try #require(try waitUntil { try test.running().count == 2 })
         let first = try test.running().map(\.id)
         test.daemon.kill9()
+        gate.open()
 
         // With no daemon, the running jobs still end and are recorded by their workers...
         for id in first {
@@ -43,16 +46,15 @@ import TestSupport
         let started = test.folder.file("started")
         try #require(test.daemon.start(["--workers", "1"]))
         let id = try test.addShell("echo start >> \(started); sleep 60")
-        let running = try test.waitFor(id, .running)
-        try #require(waitUntil { running.pid != nil || (try? test.job(id).pid) != nil })
-        let jobPID = try #require(try test.job(id).pid)
+        try test.waitFor(id, .running)
+        let jobPID = try test.waitForPID(id)
         let workers = test.daemon.workerPIDs()
         try #require(workers.count == 1)
         kill(workers[0], SIGKILL)
 
         let lost = try test.waitFor(id)
         #expect(lost.state == .failed && lost.reason == .lost)
-        #expect(waitUntil { !test.processExists(jobPID) }, "the lost job's process was left running")
+        #expect(waitUntil { isGone(jobPID) }, "the lost job's process was left running")
         #expect(test.lines("started").count == 1)
         // The slot has a worker again, and it runs the next job.
         let next = try test.add(["--", "true"])
@@ -70,7 +72,7 @@ import TestSupport
         let retried = try test.addShell("test -f \(test.folder.file("second")) && exit 0; touch \(test.folder.file("second")); sleep 60", ["--retries", "1"])
         try test.waitFor(plain, .running)
         try test.waitFor(retried, .running)
-        let pids = try [plain, retried].compactMap { id in try waitUntil { try test.job(id).pid != nil } ? try test.job(id).pid : nil }
+        let pids = try [plain, retried].map { try test.waitForPID($0) }
         let workers = test.daemon.workerPIDs()
         test.daemon.kill9()
         for worker in workers { kill(worker, SIGKILL) }
@@ -82,20 +84,24 @@ import TestSupport
         let again = try test.waitFor(retried, .done)
         #expect(again.attempt == 2)
         #expect(try test.store().attempts(of: retried).first?.reason == .lost)
-        for pid in pids { #expect(waitUntil { !test.processExists(pid) }) }
+        for pid in pids { #expect(waitUntil { isGone(pid) }, "process \(pid) of a lost job was left running") }
     }
 
     /// SIGTERM: the daemon exits within a second; running jobs go on and are recorded.
     @Test func sigtermLeavesRunningJobsToTheirWorkers() throws {
         let test = DaemonTestCase("sigterm")
         try #require(test.daemon.start(["--workers", "1"]))
-        let id = try test.addShell("sleep 0.8")
+        // The job holds until the daemon is gone, so its worker is the one to record its end.
+        let gate = Gate(test.folder.file("gate"))
+        let id = try test.addShell(gate.shellWait)
         let queued = try test.add(["--", "true"])
         try test.waitFor(id, .running)
         let before = monotonicSeconds()
         test.daemon.signal(SIGTERM)
         #expect(test.daemon.waitForExit(seconds: 5) == 0)
         #expect(monotonicSeconds() - before < 1.0)
+        #expect(try test.job(id).state == .running)
+        gate.open()
         #expect(try test.waitFor(id).state == .done)
         try #require(waitUntil { test.daemon.workerPIDs().isEmpty })
         #expect(try test.job(queued).state == .queued)
@@ -106,11 +112,18 @@ import TestSupport
     @Test func drainFinishesRunningJobsAndStartsNothingNew() throws {
         let test = DaemonTestCase("drain")
         try #require(test.daemon.start(["--workers", "1"]))
-        let id = try test.addShell("sleep 0.5")
+        // The job holds until the daemon is draining: it is the running job the drain waits for.
+        let gate = Gate(test.folder.file("gate"))
+        let id = try test.addShell(gate.shellWait)
         let queued = try test.add(["--", "true"])
         try test.waitFor(id, .running)
-        let stop = test.jobq(["stop", "--drain"])
-        #expect(stop.status == 0, "\(stop.stderr)")
+        let stopLog = test.folder.file("stop.log")
+        let stop = JobQProcess.spawn(
+            JobQProcess.binary, ["--home", test.home, "stop", "--drain"], captureOutput: false, logPath: stopLog)
+        try #require(waitUntil { test.daemon.log.contains("draining: no new jobs start") }, "\(test.daemon.log)")
+        #expect(try test.job(id).state == .running)
+        gate.open()
+        #expect(waitForExitOrKill(stop.pid) == 0, "\(readFile(stopLog) ?? "")")
         #expect(try test.job(id).state == .done)
         #expect(try test.job(queued).state == .queued)
         #expect(test.daemon.waitForExit(seconds: 5) == 0)
@@ -122,13 +135,16 @@ import TestSupport
     @Test func workerCapHoldsAcrossRestarts() throws {
         let test = DaemonTestCase("cap")
         let log = test.folder.file("spans")
-        // Each job writes "start" and "end" lines; at no point may more than N be between.
-        let body = "echo start >> \(log); sleep 0.3; echo end >> \(log)"
+        // Each job writes "start" and "end" lines; at no point may more than N be between. The
+        // jobs hold until the new daemon is up, so it starts beside two running jobs.
+        let gate = Gate(test.folder.file("gate"))
+        let body = "echo start >> \(log); \(gate.shellWait); echo end >> \(log)"
         let ids = try (0..<5).map { _ in try test.addShell(body) }
         try #require(test.daemon.start(["--workers", "2"]))
         try #require(try waitUntil { try test.running().count == 2 })
         test.daemon.kill9()
         try #require(test.daemon.start(["--workers", "1"]))
+        gate.open()
         for id in ids { try test.waitFor(id, .done) }
         var concurrent = 0
         var most = 0

@@ -22,7 +22,7 @@ import TestSupport
         #expect(job.name == name)
         #expect(job.payload == .command(["echo", "'; DELETE FROM jobs; --"]))
         #expect(job.environment?.contains("Q=' OR 1=1 --") == true)
-        #expect(try test.store().jobs(state: nil, limit: nil).count == 1)
+        #expect(try jobCount(home: test.home) == 1)
     }
 
     /// Signals the daemon's parent ignored (nohup, a shell's trap) are back at their defaults in
@@ -36,8 +36,7 @@ import TestSupport
             logPath: test.folder.file("d.log"))
         defer {
             kill(daemon.pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(daemon.pid, &status, 0)
+            waitForExit(daemon.pid)
         }
         try test.waitFor(id, .done)
         // Neither blocked nor ignored — glibc's reserved signals 32 and 33 included.
@@ -55,8 +54,7 @@ import TestSupport
         let bystander = JobQProcess.spawn("/bin/sleep", ["60"], captureOutput: false)
         defer {
             kill(bystander.pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(bystander.pid, &status, 0)
+            waitForExit(bystander.pid)
         }
         let start = try #require(ProcessIdentity.startTime(of: bystander.pid))
         // The job's row names the bystander's PID with another start time: another process.
@@ -74,10 +72,6 @@ import TestSupport
     let folder = TemporaryDirectory("limits")
     var home: String { folder.file("home") }
 
-    func jobCount() -> Int {
-        JobQProcess.run(["status", "--json"], home: home).stdout.contains("\"queued\": 0") ? 0 : 1
-    }
-
     @Test func argumentsAtTheLimitAreAcceptedAndPastItRefused() throws {
         let atLimit = String(repeating: "a", count: JobLimits.maximumStringBytes)
         let accepted = JobQProcess.run(["add", "--", "echo", atLimit], home: home)
@@ -94,7 +88,7 @@ import TestSupport
             ["add"] + (0..<11).flatMap { ["--env", "BIG\($0)=" + chunk] } + ["--", "true"], home: home)
         #expect(bigEnvironment.status == 1)
         #expect(bigEnvironment.stderr.contains("1 MiB"))
-        #expect(JobQProcess.run(["list", "--json"], home: home).stdout.components("\"id\":").count == 2)
+        #expect(try jobCount(home: home) == 1)
     }
 
     @Test func absurdCountsAreUsageErrors() throws {

@@ -29,20 +29,48 @@ import TestSupport
     @Test func aFileWrittenSlowlyIsReadWhole() throws {
         let test = DaemonTestCase("spoolslow")
         try #require(test.daemon.start(["--workers", "1"]))
-        let path = spool(test) + "/slow.task"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let store = try test.store()
+        let fd = open(spool(test) + "/slow.task", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         try #require(fd >= 0)
         writeAll("#!/bin/sh\necho first half\n", to: fd)
-        // Give the daemon every chance to look at the half-written file.
-        try #require(waitUntil { test.daemon.log.contains("spool") || access(path, F_OK) == 0 })
-        usleep(300_000)  // wait-ok: a slow writer pausing between two writes
+        // Inotify reports events in order: once a file moved in after slow.task was created has
+        // run, the daemon has looked at slow.task while it was still open — and left it alone.
+        rename(test.folder.write("marker.task", "echo marker\n"), spool(test) + "/marker.task")
+        func doneJob(named name: String) throws -> Job? {
+            try store.jobs(state: .done, limit: nil).first { $0.name == name }
+        }
+        try #require(try waitUntil { try doneJob(named: "marker.task") != nil }, "log:\n\(test.daemon.log)")
+        #expect(try store.jobs(state: nil, limit: nil).map(\.name) == ["marker.task"], "slow.task was taken while open")
         writeAll("echo second half\n", to: fd)
         close(fd)
-        let store = try test.store()
-        try #require(try waitUntil { try store.counts()[.done] == 1 }, "log:\n\(test.daemon.log)")
-        let job = try #require(try store.jobs(state: .done, limit: 1).first)
+        try #require(try waitUntil { try doneJob(named: "slow.task") != nil }, "log:\n\(test.daemon.log)")
+        let job = try #require(try doneJob(named: "slow.task"))
         #expect(job.payload == .script("#!/bin/sh\necho first half\necho second half\n"))
         #expect(test.jobq(["log", "\(job.id)"]).stdout == "first half\nsecond half\n")
+    }
+
+    /// The ingestor itself, with no daemon to race: busy while a writer has the file open,
+    /// queued whole once it is closed.
+    @Test func aFileOpenForWritingIsBusyUntilClosed() throws {
+        let test = DaemonTestCase("spoolopen")
+        let store = try SQLiteStore(home: Home(path: test.home))
+        let ingestor = try SpoolIngestor(directory: spool(test), store: store, environment: [])
+        let fd = open(spool(test) + "/slow.task", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        writeAll("#!/bin/sh\necho first half\n", to: fd)
+        #expect(ingestor.ingest("slow.task") == .busy)
+        #expect(ingestor.scan() == ["slow.task"])
+        #expect(try store.jobs(state: nil, limit: nil).isEmpty)
+        writeAll("echo second half\n", to: fd)
+        close(fd)
+        // (Where the file system grants no leases, a closed file is taken once 2 s old.)
+        var result = SpoolIngestor.Result.busy
+        try #require(waitUntil { result = ingestor.ingest("slow.task"); return result != .busy })
+        guard case .queued(let id) = result else {
+            Issue.record("slow.task was not queued: \(result)")
+            return
+        }
+        #expect(try store.job(id)?.payload == .script("#!/bin/sh\necho first half\necho second half\n"))
     }
 
     @Test func symlinksFIFOsAndFoldersAreRejectedAndKept() throws {
@@ -93,7 +121,7 @@ import TestSupport
         let test = DaemonTestCase("spooldot")
         let work = test.folder.file("work")
         mkdir(work, 0o755)
-        for index in 1...3 { test.write(work + "/\(index).task", "task \(index);0\n") }
+        for index in 1...3 { test.folder.write("work/\(index).task", "task \(index);0\n") }
         try #require(test.daemon.start(["--workers", "1", "--spool", "."], cwd: work))
         let store = try test.store()
         try #require(try waitUntil { try store.counts()[.done] == 3 })
@@ -110,7 +138,7 @@ import TestSupport
         let home = test.home
         let store = try SQLiteStore(home: Home(path: home))
         let ingestor = try SpoolIngestor(directory: home + "/spool", store: store, environment: [])
-        test.write(home + "/spool/once.task", "echo once\n")
+        test.folder.write("home/spool/once.task", "echo once\n")
         // Stage it as the daemon does, and commit it, but "crash" before removing the file.
         let staged = home + "/spool/.ingest/00c0ffee.once.task"
         rename(home + "/spool/once.task", staged)
@@ -118,20 +146,12 @@ import TestSupport
         spec.sourceKey = "00c0ffee"
         _ = try store.insert([spec], now: 1)
         #expect(ingestor.scan().isEmpty)
-        #expect(try store.jobs(state: nil, limit: nil).count == 1)
+        #expect(try jobCount(home: home) == 1)
         #expect(access(staged, F_OK) != 0)
         // A staged file whose commit never happened is queued now.
-        test.write(home + "/spool/.ingest/0badcafe.twice.task", "echo twice\n")
+        test.folder.write("home/spool/.ingest/0badcafe.twice.task", "echo twice\n")
         _ = ingestor.scan()
         #expect(try store.jobs(state: nil, limit: nil).map(\.name) == ["twice.task", "once.task"])
-    }
-}
-
-extension DaemonTestCase {
-    func write(_ path: String, _ text: String) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        writeAll(text, to: fd)
-        close(fd)
     }
 }
 
