@@ -115,7 +115,6 @@ int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 
 int jq_wifexited(int status) { return WIFEXITED(status); }
 int jq_wexitstatus(int status) { return WEXITSTATUS(status); }
-int jq_wifsignaled(int status) { return WIFSIGNALED(status); }
 int jq_wtermsig(int status) { return WTERMSIG(status); }
 
 int jq_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

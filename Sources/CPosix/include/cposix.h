@@ -36,7 +36,6 @@ void jq_malloc_release_free(void);
 
 int jq_wifexited(int status);
 int jq_wexitstatus(int status);
-int jq_wifsignaled(int status);
 int jq_wtermsig(int status);
 
 /// pidfd_open(2) and pidfd_send_signal(2); -1 with errno on failure.
