@@ -89,6 +89,7 @@ public final class Daemon {
     /// SIGUSR1, until the running jobs are done (drain).
     public func run() throws -> Int32 {
         _ = jq_set_child_subreaper()
+        IdleTrim.keepFreedMemoryUntilIdle()
         if addServer == nil {
             logger.warning("cannot listen on \(configuration.home.socketPath); `jobq add` will write to the database itself")
         }

@@ -92,7 +92,7 @@ public final class Supervisor {
     /// Runs jobs until told to stop (or the daemon goes away) and the current job is recorded.
     public func run() -> Int32 {
         _ = jq_set_child_subreaper()
-        jq_malloc_keep_freed(8 << 20)
+        IdleTrim.keepFreedMemoryUntilIdle()
         while true {
             if running == nil && retryAt == nil {
                 if pendingEnd != nil || (wakePending && !draining) || (draining && !checkedForAssignedJob) {
