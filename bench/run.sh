@@ -20,7 +20,7 @@ Usage: bench/run.sh [--rounds N] [--quick] [--jobq PATH] [--out DIR] [--keep]
   --rounds N   rounds of every workload (default 5)
   --quick      1 round with small counts: a smoke check (about a minute; more when jobq is built from scratch)
   --jobq PATH  the jobq binary to measure (default: build it with
-               swift build -c release --scratch-path .build-bench -Xswiftc -static-executable)
+               release/build.sh --scratch-path .build-bench)
   --out DIR    where results.md, results.json and chart.png go (default bench/results);
                scratch queues live in DIR/tmp/ and are removed at the end
   --keep       keep the scratch folder (queues, logs, raw numbers) for a post-mortem
@@ -370,12 +370,11 @@ build_jobq() {
         meta jobq_build "given with --jobq"
         return
     fi
-    log "building jobq (swift build -c release --scratch-path .build-bench -Xswiftc -static-executable)"
+    log "building jobq (release/build.sh --scratch-path .build-bench: static, hot code laid out together)"
     # Linker warnings about getpwnam/dlopen in a static binary are expected: show only the end.
     local build_log="$SCRATCH/swift-build.log" attempt
     for attempt in 1 2 3; do
-        if (cd "$REPO" && swift build -c release --scratch-path .build-bench -Xswiftc -static-executable) \
-            >"$build_log" 2>&1; then
+        if JOBQ=$("$REPO/release/build.sh" --scratch-path .build-bench 2>"$build_log"); then
             break
         fi
         # Someone editing the sources while we build is no reason to give up: try again.
@@ -385,11 +384,10 @@ build_jobq() {
             continue
         fi
         tail -30 "$build_log" >&2
-        die "swift build failed"
+        die "release/build.sh failed"
     done
     tail -1 "$build_log" >&2
-    JOBQ="$REPO/.build-bench/release/jobq"
-    meta jobq_build "swift build -c release --scratch-path .build-bench -Xswiftc -static-executable"
+    meta jobq_build "release/build.sh (swift build -c release, -static-executable, function sections, lld with release/symbol-order.txt)"
 }
 
 describe_machine() {
