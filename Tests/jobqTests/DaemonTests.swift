@@ -41,6 +41,18 @@ import TestSupport
         #expect(jobs.map(\.id) == jobs.map(\.id).sorted())
     }
 
+    /// Before it says it has started, the daemon writes the write-ahead log's blocks ahead of the
+    /// commits (see `Database.preallocateLog`): enqueues then overwrite the log, not grow it.
+    @Test func theDaemonPreallocatesTheWriteAheadLog() throws {
+        let test = DaemonTestCase("prealloc")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let target = try test.store().database.logPreallocationBytes()
+        var info = stat()
+        #expect(stat(test.home + "/jobq.db-wal", &info) == 0)
+        #expect(Int(info.st_size) >= target, "log:\n\(test.daemon.log)")
+        #expect(test.daemon.log.contains("write-ahead log preallocated"))
+    }
+
     /// With one worker, jobs start in the order the store promises.
     @Test func oneWorkerRunsJobsInClaimOrder() throws {
         let test = DaemonTestCase("order")

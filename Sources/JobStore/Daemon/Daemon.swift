@@ -93,6 +93,12 @@ public final class Daemon {
         if addServer == nil {
             logger.warning("cannot listen on \(configuration.home.socketPath); `jobq add` will write to the database itself")
         }
+        do {
+            let added = try store.preallocateLog()
+            if added > 0 { logger.info("write-ahead log preallocated: \(added / 1024) KiB") }
+        } catch {
+            logger.warning("\(error) (commits will grow the log instead)")
+        }
         logger.info(
             "daemon started: home \(configuration.home.path), \(configuration.workers) workers, spool \(configuration.spool)")
         try takeOverSlots()

@@ -49,6 +49,17 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Writes the write-ahead log's blocks ahead of the commits (see
+    /// `Database.preallocateLog`); returns how many bytes it added.
+    @discardableResult
+    public func preallocateLog() throws -> Int {
+        do {
+            return try database.preallocateLog(bytes: try database.logPreallocationBytes())
+        } catch {
+            throw StoreError.from(error, path: database.path)
+        }
+    }
+
     func writeWithoutFlush<T>(_ body: () throws -> T) throws -> T {
         do {
             return try database.writeWithoutFlush(body)
