@@ -14,6 +14,32 @@ import TestSupport
         return try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: 2).first)
     }
 
+    /// The times a claim and a finish stamp are read with the write lock held: a time read
+    /// before waiting for the lock could put two workers' start times out of claim order.
+    @Test func claimsAndFinishesReadTheClockInsideTheirTransaction() throws {
+        let store = try makeStore()
+        var readsOutside = 0
+        var time: Int64 = 10
+        func clock() -> Int64 {
+            if !store.database.isInTransaction { readsOutside += 1 }
+            time += 1
+            return time
+        }
+        let first = try runOne(store, TestJobs.command(["true"]))
+        _ = try store.insert([TestJobs.command(["true"])], now: 1)
+        let claimed = try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: clock()).first)
+        #expect(try store.finish(first.id, attempt: 1, end: .finished(.exited(0)), now: clock()) == .done)
+        let settled = try store.finishAndClaim(
+            finishing: AttemptEnd(id: claimed.id, attempt: 1, end: .finished(.exited(0))),
+            claiming: TestJobs.claimRequest(limit: 1), now: clock())
+        #expect(settled.finished == .done)
+        let added = try store.insertEach(
+            [TestJobs.command(["true"])], assigning: [0], claim: TestJobs.claimRequest(limit: 1), now: clock())
+        #expect(added.assigned == [0])
+        #expect(readsOutside == 0)
+        #expect(time == 14)
+    }
+
     @Test func exitZeroIsDone() throws {
         let store = try makeStore()
         let job = try runOne(store, TestJobs.command(["true"]))

@@ -35,10 +35,11 @@ import TestSupport
         let lastStart = try #require(jobs.compactMap(\.startedAt).max())
         let firstEnd = try #require(jobs.compactMap(\.finishedAt).min())
         #expect(lastStart < firstEnd)
-        // And were queued in name order, the order they are claimed in. (Their `startedAt` cannot
-        // show it: each worker reads the clock before it waits for the write lock, so four claims
-        // a few milliseconds apart can be stamped out of order.)
+        // And were queued in name order, the order they are claimed in — and stamped in: the
+        // start time is read with the write lock held.
         #expect(jobs.map(\.id) == jobs.map(\.id).sorted())
+        let starts = jobs.compactMap(\.startedAt)
+        #expect(starts == starts.sorted(), "start times out of claim order: \(starts)")
     }
 
     /// Before it says it has started, the daemon writes the write-ahead log's blocks ahead of the

@@ -1,9 +1,9 @@
 /// The state changes of a job's life: claim (queued → running), start and finish of an attempt
 /// (running → done | failed | queued for a retry), and `jobq retry` (failed → queued).
 extension SQLiteStore {
-    public func claim(_ request: ClaimRequest, now: Int64) throws -> [Job] {
+    public func claim(_ request: ClaimRequest, now: @autoclosure () -> Int64) throws -> [Job] {
         guard request.limit > 0 else { return [] }
-        return try write { try claimInTransaction(request, now: now) }
+        return try write { try claimInTransaction(request, now: now()) }
     }
 
     /// The claim statement, in claim order (RETURNING gives none).
@@ -28,8 +28,8 @@ extension SQLiteStore {
         }
     }
 
-    public func finish(_ id: JobID, attempt: Int, end: JobEnd, now: Int64) throws -> FinishResult {
-        try write { try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: end), now: now) }
+    public func finish(_ id: JobID, attempt: Int, end: JobEnd, now: @autoclosure () -> Int64) throws -> FinishResult {
+        try write { try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: end), now: now()) }
     }
 
     /// `finish` for use inside a transaction that does more (a worker's finish-and-claim-next).
@@ -105,9 +105,11 @@ extension SQLiteStore {
     /// attempt ended, then take the next job — the one the daemon already claimed for this
     /// worker (see `insertEach(_:assigning:)`), else a newly claimed one.
     public func finishAndClaim(
-        finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true, now: Int64
+        finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true,
+        now: @autoclosure () -> Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
         try write { () throws -> (FinishResult?, Bool, [Job]) in
+            let now = now()  // With the write lock held (see `Store.claim`).
             var result: FinishResult?
             var unblocks = false
             if let finishing {

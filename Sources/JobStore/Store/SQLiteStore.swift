@@ -102,10 +102,12 @@ public final class SQLiteStore: Store {
     /// claim and the job's very row are one transaction, and a power cut before the flush loses
     /// both, so nothing can ever start the job a second time. A claim of an older job (one that
     /// was queued durably before) must be flushed first.
-    public func insertEach(_ specs: [JobSpec], assigning slots: [Int] = [], claim request: ClaimRequest? = nil, now: Int64)
-        throws -> (results: [Result<JobID, Error>], assigned: [Int], onlyNewJobsAssigned: Bool)
-    {
+    public func insertEach(
+        _ specs: [JobSpec], assigning slots: [Int] = [], claim request: ClaimRequest? = nil,
+        now: @autoclosure () -> Int64
+    ) throws -> (results: [Result<JobID, Error>], assigned: [Int], onlyNewJobsAssigned: Bool) {
         try writeWithoutFlush {
+            let now = now()  // With the write lock held (see `Store.claim`).
             let results = try insertEachInTransaction(specs, now: now)
             let new = Set(results.compactMap { try? $0.get() })
             var assigned: [Int] = []

@@ -17,12 +17,16 @@ public protocol Store: AnyObject {
     /// Takes up to `request.limit` ready jobs (queued, due, dependencies done) in claim order:
     /// priority (higher first), name (byte order; unnamed first), id. They become `running`,
     /// owned by `request.worker`, as a new attempt.
-    func claim(_ request: ClaimRequest, now: Int64) throws -> [Job]
+    ///
+    /// `now` (like `finish`'s) is read inside the transaction, once the write lock is held: a
+    /// time read before waiting for the lock could put two workers' start times out of the
+    /// order of their claims.
+    func claim(_ request: ClaimRequest, now: @autoclosure () -> Int64) throws -> [Job]
     /// Records the PID of a running attempt.
     func recordStart(of id: JobID, attempt: Int, pid: Int32, pidStart: Int64?) throws -> Bool
     /// Records how a running attempt ended: done or failed, or queued again when it failed
     /// and has retries left. `.notRunning` when the attempt was not running any more.
-    func finish(_ id: JobID, attempt: Int, end: JobEnd, now: Int64) throws -> FinishResult
+    func finish(_ id: JobID, attempt: Int, end: JobEnd, now: @autoclosure () -> Int64) throws -> FinishResult
 
     /// Puts failed jobs back in the queue as a new attempt, keeping the old one in `attempts`.
     func retry(_ ids: [JobID], now: Int64) throws
