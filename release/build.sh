@@ -32,6 +32,13 @@ while (($#)); do
 done
 
 cd "$ROOT"
+case $SCRATCH in
+/*) BINARY="$SCRATCH/release/jobq" ;;
+*) BINARY="$ROOT/$SCRATCH/release/jobq" ;;
+esac
+# SwiftPM relinks only when a compiled input changed; the symbol order is not one of them.
+# Without the old binary, it links again (a few seconds), so the order file always applies.
+rm -f "$BINARY"
 # The static link warns that getpwnam/dlopen need glibc's shared libraries at run time (jobq
 # calls neither on its own paths); that warning is expected.
 swift build -c release --scratch-path "$SCRATCH" \
@@ -40,7 +47,4 @@ swift build -c release --scratch-path "$SCRATCH" \
     -Xswiftc -use-ld=lld \
     -Xlinker --symbol-ordering-file="$ROOT/release/symbol-order.txt" \
     -Xlinker --no-warn-symbol-ordering >&2
-case $SCRATCH in
-/*) echo "$SCRATCH/release/jobq" ;;
-*) echo "$ROOT/$SCRATCH/release/jobq" ;;
-esac
+echo "$BINARY"
