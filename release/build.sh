@@ -26,7 +26,7 @@ while (($#)); do
     --scratch-path)
         [[ $# -ge 2 ]] || { echo "usage: release/build.sh [--scratch-path DIR]" >&2; exit 64; }
         SCRATCH=$2; shift 2 ;;
-    -h | --help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release/build.sh: unknown argument: $1" >&2; exit 64 ;;
     esac
 done

@@ -10,6 +10,7 @@
 # precisely, and lld would move all of them): first those of `jobq add -- true`, the command
 # that starts most often, then the others.
 set -euo pipefail
+export LC_ALL=C  # sort, uniq and comm: the same order everywhere
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 command -v valgrind >/dev/null || { echo "profile-symbols.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
@@ -41,7 +42,7 @@ run() { "${CG[@]}" "$J" --home "$HOME_DIR" "$@" >/dev/null 2>&1 || true; }
 run add -- true
 run add -- true
 run add --name demo --priority 3 --retries 1 -- sh -c 'echo out; echo err >&2; exit 3'
-printf 'true\ntrue\n' | "${CG[@]}" "$J" --home "$HOME_DIR" add --stdin >/dev/null 2>&1
+printf 'true\ntrue\n' | "${CG[@]}" "$J" --home "$HOME_DIR" add --stdin >/dev/null 2>&1 || true
 printf '#JOBQ name=from-spool\necho spooled\n' >"$HOME_DIR/spool/demo.task"
 run wait
 run list
@@ -53,16 +54,19 @@ run log 3
 "$J" --home "$HOME_DIR" stop >/dev/null 2>&1 || kill "$DAEMON"
 wait "$DAEMON" 2>/dev/null || true
 DAEMON=
+# The workers leave after the daemon, each writing its profile as it exits: wait for them.
+for _ in $(seq 600); do pgrep -f "$J" >/dev/null || break; sleep 0.1; done
+! pgrep -f "$J" >/dev/null || { echo "profile-symbols.sh: jobq processes still running" >&2; exit 1; }
 
 # Names defined exactly once in the binary (T/t/W/w: code).
 nm --defined-only "$J" | awk '$2 ~ /^[TtWw]$/ { print $3 }' | sort | uniq -u >"$WORK/unique"
 functions() { cat "$@" | sed -nE 's/^c?fn=\([0-9]+\) (.*)$/\1/p' | sort -u | comm -12 - "$WORK/unique"; }
 # First what `jobq add -- COMMAND` runs (a process start per enqueue: its code packed tightest),
 # then everything else the daemon, the workers and the other commands ran.
-grep -l '^cmd: .* add -- true$' "$WORK"/out/*.callgrind >"$WORK/add-profiles"
-[[ -s $WORK/add-profiles ]] || { echo "no profile of \`jobq add -- true\`" >&2; exit 1; }
-# shellcheck disable=SC2046
-functions $(cat "$WORK/add-profiles") >"$WORK/add"
+grep -l '^cmd: .* add -- true$' "$WORK"/out/*.callgrind >"$WORK/add-profiles" || true
+[[ -s $WORK/add-profiles ]] || { echo "profile-symbols.sh: no profile of \`jobq add -- true\`" >&2; exit 1; }
+mapfile -t add_profiles <"$WORK/add-profiles"
+functions "${add_profiles[@]}" >"$WORK/add"
 functions "$WORK"/out/*.callgrind | comm -23 - "$WORK/add" >"$WORK/rest"
 cat "$WORK/add" "$WORK/rest" >"$ROOT/release/symbol-order.txt"
 echo "wrote release/symbol-order.txt: $(wc -l <"$WORK/add") functions of \`jobq add\`, then" \

@@ -38,6 +38,9 @@ import TestSupport
         _ = try store.insert([TestJobs.command(["true"])], now: 1)
         #expect(try store.preallocateLog() > 0)
         for i in 0..<commits { _ = try store.insert([TestJobs.command(["echo", "\(i)"])], now: 2) }
+        // The log's header counts its restarts (checkpoint sequence, bytes 12–15, big-endian).
+        let restarts = try checkpointSequence(folder.file("jobq.db-wal"))
+        #expect(commits < 500 ? restarts == 0 : restarts > 0)
         // The files as a crash of every process leaves them: database and log, no shared index.
         let copy = TemporaryDirectory("prealloc-crash")
         #expect(size(folder.file("jobq.db-wal")) == (try store.database.logPreallocationBytes()))
@@ -47,6 +50,15 @@ import TestSupport
         let recovered = try SQLiteStore(path: copy.file("jobq.db"))
         #expect(try recovered.database.integer("SELECT count(*) FROM jobs") == Int64(commits + 1))
         #expect(try recovered.database.text("PRAGMA integrity_check") == "ok")
+    }
+
+    private func checkpointSequence(_ log: String) throws -> UInt32 {
+        let fd = open(log, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 32)
+        try #require(header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 32, 0) } == 32)
+        return header[12..<16].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     private func copyFile(_ source: String, to target: String) throws {

@@ -7,6 +7,10 @@ struct IdleTrim {
 
     static let delay: Int64 = 1000
 
+    /// Start-up frees memory too (and, with `keepFreedMemoryUntilIdle`, keeps it): the first
+    /// trim is due a second after the process starts, event or not.
+    init() { noteActivity() }
+
     /// While the process is busy, freed heap memory stays with it (up to 8 MiB): otherwise
     /// glibc hands the top of the heap back on every free and takes it again on the next
     /// request — a brk pair and fresh page faults per enqueue or job (six brk calls per `add`

@@ -32,7 +32,7 @@ extension Database {
     @discardableResult
     public func preallocateLog(bytes: Int) throws -> Int {
         try write { () throws -> Int in
-            let logPath = path + "-wal"
+            let logPath = self.logPath
             let fd = open(logPath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else { return 0 }  // No log yet: SQLite creates it with the first write.
             defer { close(fd) }
@@ -50,10 +50,13 @@ extension Database {
                 let count = min(zeros.count, bytes - offset)
                 let written = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, count, off_t(offset)) }
                 if written < 0 && errno == EINTR { continue }
+                if written == 0 { errno = ENOSPC }
                 guard written > 0 else { return try cutBack(fd, to: start, logPath) }
                 offset += written
             }
-            guard fdatasync(fd) == 0 else { return try cutBack(fd, to: start, logPath) }
+            var synced = fdatasync(fd)
+            while synced != 0 && errno == EINTR { synced = fdatasync(fd) }
+            guard synced == 0 else { return try cutBack(fd, to: start, logPath) }
             return bytes - start
         }
     }

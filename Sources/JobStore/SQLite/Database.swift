@@ -110,13 +110,22 @@ public final class Database {
     /// fdatasync of the write-ahead log: what a `synchronous = FULL` commit does, for commits
     /// made with `writeWithoutFlush`. (Any descriptor of a file flushes that file.)
     public func syncLog() throws(SQLiteError) {
-        if walDescriptor < 0 { walDescriptor = open(path + "-wal", O_RDONLY | O_CLOEXEC) }
+        if walDescriptor < 0 { walDescriptor = open(logPath, O_RDONLY | O_CLOEXEC) }
         guard walDescriptor >= 0, fdatasync(walDescriptor) == 0 else {
-            throw SQLiteError(code: SQLITE_IOERR, message: "cannot sync \(path)-wal: \(String(cString: strerror(errno)))")
+            throw SQLiteError(code: SQLITE_IOERR, message: "cannot sync \(logPath): \(String(cString: strerror(errno)))")
         }
     }
 
     private var walDescriptor: Int32 = -1
+
+    /// The write-ahead log's file, as SQLite names it (next to the database file that a
+    /// symbolic link given as `path` points to, not next to the link).
+    public var logPath: String {
+        guard let main = sqlite3_db_filename(handle, "main"), let wal = sqlite3_filename_wal(main) else {
+            return path + "-wal"
+        }
+        return String(cString: wal)
+    }
 
     /// Runs `body` in a deferred (read) transaction, so that several queries see one snapshot.
     public func read<T>(_ body: () throws -> T) throws -> T {

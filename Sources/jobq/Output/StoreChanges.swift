@@ -9,9 +9,9 @@ import JobStore
 /// the look, but that was not visible yet, is seen 2 ms later, not at the next commit. With
 /// no event at all it sleeps until one comes (or `longest` passes: a last safety net).
 ///
-/// Under a stream of commits (jobs ending back to back) the caller looks at most every
-/// `burstInterval` ms, so that a `jobq wait` costs the machine little while the jobs it waits
-/// for run.
+/// Under a stream of commits (jobs ending back to back) a look that an event brings comes at
+/// least `burstInterval` ms after the previous look (the 2 ms recheck may fall in between), so
+/// that a `jobq wait` costs the machine little while the jobs it waits for run.
 struct StoreChanges {
     let watcher: DirectoryWatcher
     private var rechecks: [Int64] = []
