@@ -29,8 +29,9 @@ struct JobQ: ParsableCommand {
     /// Runs the command, and is the one place that decides how an error is shown: one line on
     /// stderr that says what to do, exit 1 (or 64 for bad usage, as the argument parser does).
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
+            if try QuickAdd.run() { return }
+            let arguments = Array(CommandLine.arguments.dropFirst())
             let now = WallClock.now()
             if try FastPath.run(arguments, now: now) { return }
             var command = try parse(movingGlobalOptions(arguments))

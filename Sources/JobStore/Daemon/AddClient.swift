@@ -14,40 +14,69 @@ public enum AddClient {
     /// Hands `spec` to the daemon. Throws the daemon's refusal, or an error when the daemon
     /// stopped answering after the job was sent (then it may or may not have been added).
     public static func add(_ spec: JobSpec, home: Home) throws -> Outcome {
-        guard let payload = AddWire.encode(spec), payload.count < AddWire.maximumMessage else { return .unavailable }
-        let fd = jq_unix_connect(home.socketPath)
+        guard var request = AddWire.request(spec) else { return .unavailable }
+        defer { request.deallocate() }
+        guard request.count - 4 < AddWire.maximumMessage else { return .unavailable }
+        let exchanged = home.socketPath.withCString { exchange(request.message(), socketPath: $0) }
+        return try id(from: exchanged, home: home).map(Outcome.added) ?? .unavailable
+    }
+
+    /// The id the daemon gave; nil when it took nothing (add the job directly). Throws its
+    /// refusal, or when it took the request but did not answer.
+    public static func id(from exchange: Exchange, home: Home) throws -> JobID? {
+        switch exchange {
+        case .unavailable: return nil
+        case .answered(.added(let id)): return id
+        case .answered(.refused(let message)): throw AddRefused(message: message)
+        case .noAnswer: throw StoreError.daemonNoAnswer(home: home.path)
+        }
+    }
+
+    public enum Exchange {
+        /// Nothing was taken: no daemon listens, or it closed the connection before reading.
+        case unavailable
+        case answered(AddWire.Answer)
+        /// The request went out, but no (readable) answer came back.
+        case noAnswer
+    }
+
+    /// Sends one framed request to the daemon at `socketPath` and reads its answer. Written with
+    /// raw memory only, as `jobq add`'s quick path needs (see RequestWriter).
+    public static func exchange(_ message: UnsafeRawBufferPointer, socketPath: UnsafePointer<CChar>) -> Exchange {
+        let fd = jq_unix_connect(socketPath)
         guard fd >= 0 else { return .unavailable }
         defer { close(fd) }
         _ = jq_socket_timeout(fd, 60_000)
-        let message = AddWire.frame(payload)
-        let sent = message.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
-        // The daemon closed the connection before reading anything: it was stopping.
-        guard sent else { return .unavailable }
-        var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            if let (payload, _) = AddWire.unframe(buffer) {
-                switch AddWire.decodeAnswer(payload) {
-                case .success(let id)?: return .added(id)
-                case .failure(let refusal)?: throw refusal
-                case nil: break
-                }
-                break
-            }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        var offset = 0
+        while offset < message.count {
+            let n = send(fd, message.baseAddress! + offset, message.count - offset, Int32(MSG_NOSIGNAL))
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            buffer += chunk[0..<n]
+            // The daemon closed the connection before reading anything: it was stopping.
+            if n <= 0 { return .unavailable }
+            offset += n
         }
-        throw StoreError.daemonNoAnswer(home: home.path)
+        var header: UInt32 = 0
+        let gotHeader = withUnsafeMutableBytes(of: &header) { receive(fd, into: $0) }
+        guard gotHeader else { return .noAnswer }
+        let length = Int(UInt32(littleEndian: header))
+        guard length < AddWire.maximumMessage, let payload = malloc(max(length, 1)) else { return .noAnswer }
+        defer { free(payload) }
+        let buffer = UnsafeMutableRawBufferPointer(start: payload, count: length)
+        guard receive(fd, into: buffer), let answer = AddWire.decodeAnswer(UnsafeRawBufferPointer(buffer)) else {
+            return .noAnswer
+        }
+        return .answered(answer)
+    }
+
+    /// Fills `buffer` from the socket; false when it ends or fails first.
+    private static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            let n = recv(fd, buffer.baseAddress! + offset, buffer.count - offset, 0)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How `jobq add` hands a job to a running daemon over the home's socket (`run/daemon.sock`),
 /// so that the short-lived `add` process never opens the database: the daemon, whose
 /// connection is open and whose statements are prepared, commits it (several at once when
@@ -7,49 +11,63 @@
 /// of NUL-terminated fields, each a one-letter tag and a value (an argv or environment entry
 /// cannot contain NUL, so none is ambiguous); the answer is `ok`, id — or `error`, message.
 public enum AddWire {
+    /// The first field of every request.
     static let version = "1"
 
-    public static func encode(_ spec: JobSpec) -> [UInt8]? {
+    /// The one-letter tags of a request's fields.
+    public enum Tag {
+        public static let version = UInt8(ascii: "v")
+        public static let cwd = UInt8(ascii: "c")
+        public static let priority = UInt8(ascii: "p")
+        public static let retries = UInt8(ascii: "r")
+        public static let runAfter = UInt8(ascii: "w")
+        public static let name = UInt8(ascii: "n")
+        public static let timeout = UInt8(ascii: "t")
+        public static let after = UInt8(ascii: "d")
+        public static let argument = UInt8(ascii: "a")
+        public static let environment = UInt8(ascii: "e")
+    }
+
+    /// The framed request for `spec` (nil when it cannot travel this way: a task file's script).
+    /// The caller deallocates it.
+    public static func request(_ spec: JobSpec) -> RequestWriter? {
         guard case .command(let argv) = spec.payload else { return nil }
-        // Written straight into bytes: this runs in every `jobq add`.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(spec.environment.reduce(256) { $0 + $1.utf8.count + 2 })
-        func field(_ tag: Character, _ value: some StringProtocol) {
-            bytes.append(tag.asciiValue!)
-            bytes.append(contentsOf: value.utf8)
-            bytes.append(0)
-        }
-        field("v", version)
-        field("c", spec.cwd)
-        field("p", String(spec.priority))
-        field("r", String(spec.maxRetries))
-        field("w", String(spec.runAfter))
-        if let name = spec.name { field("n", name) }
-        if let timeout = spec.timeoutMilliseconds { field("t", String(timeout)) }
-        for id in spec.after { field("d", String(id.rawValue)) }
-        for word in argv { field("a", word) }
-        for entry in spec.environment { field("e", entry) }
-        return bytes
+        var writer = RequestWriter(
+            capacity: spec.environment.reduce(256 + argv.reduce(0) { $0 + $1.utf8.count + 2 }) { $0 + $1.utf8.count + 2 })
+        writer.header(cwd: spec.cwd, priority: spec.priority, maxRetries: spec.maxRetries, runAfter: spec.runAfter)
+        if let name = spec.name { writer.field(Tag.name, name) }
+        if let timeout = spec.timeoutMilliseconds { writer.field(Tag.timeout, timeout) }
+        for id in spec.after { writer.field(Tag.after, id.rawValue) }
+        for word in argv { writer.field(Tag.argument, word) }
+        for entry in spec.environment { writer.field(Tag.environment, entry) }
+        return writer
+    }
+
+    /// The request's payload (without its length), as the daemon reads it.
+    public static func encode(_ spec: JobSpec) -> [UInt8]? {
+        guard var writer = request(spec) else { return nil }
+        defer { writer.deallocate() }
+        return Array(writer.message().dropFirst(4))
     }
 
     public static func decode(_ payload: [UInt8]) -> JobSpec? {
         let fields = NulSeparated.decode(payload)
-        guard fields.first == "v" + version else { return nil }
+        guard fields.first == String(UnicodeScalar(Tag.version)) + version else { return nil }
         var spec = JobSpec(payload: .command([]), cwd: "", environment: [])
         var argv: [String] = []
         for field in fields.dropFirst() {
-            guard let tag = field.first else { return nil }
+            guard let tag = field.utf8.first else { return nil }
             let value = String(field.dropFirst())
             switch tag {
-            case "c": spec.cwd = value
-            case "p": spec.priority = Int(value) ?? 0
-            case "r": spec.maxRetries = Int(value) ?? 0
-            case "w": spec.runAfter = Int64(value) ?? 0
-            case "n": spec.name = value
-            case "t": spec.timeoutMilliseconds = Int64(value)
-            case "d": guard let id = Int64(value) else { return nil }; spec.after.append(JobID(id))
-            case "a": argv.append(value)
-            case "e": spec.environment.append(value)
+            case Tag.cwd: spec.cwd = value
+            case Tag.priority: spec.priority = Int(value) ?? 0
+            case Tag.retries: spec.maxRetries = Int(value) ?? 0
+            case Tag.runAfter: spec.runAfter = Int64(value) ?? 0
+            case Tag.name: spec.name = value
+            case Tag.timeout: spec.timeoutMilliseconds = Int64(value)
+            case Tag.after: guard let id = Int64(value) else { return nil }; spec.after.append(JobID(id))
+            case Tag.argument: argv.append(value)
+            case Tag.environment: spec.environment.append(value)
             default: return nil
             }
         }
@@ -65,34 +83,151 @@ public enum AddWire {
         }
     }
 
-    /// The id, or the daemon's error message (nil: not an answer at all).
-    public static func decodeAnswer(_ payload: [UInt8]) -> Result<JobID, AddRefused>? {
-        let fields = NulSeparated.decode(payload)
-        guard fields.count == 2 else { return nil }
-        switch fields[0] {
-        case "ok": return Int64(fields[1]).map { .success(JobID($0)) }
-        case "error": return .failure(AddRefused(message: fields[1]))
-        default: return nil
+    /// What the daemon answered.
+    public enum Answer: Equatable {
+        case added(JobID)
+        /// Its refusal, in its words.
+        case refused(String)
+    }
+
+    /// The id, or the daemon's error message (nil: not an answer at all). Read byte by byte:
+    /// this runs in every `jobq add`, and `ok` needs no String.
+    public static func decodeAnswer(_ payload: UnsafeRawBufferPointer) -> Answer? {
+        let count = payload.count
+        if count > 4, payload[0] == UInt8(ascii: "o"), payload[1] == UInt8(ascii: "k"), payload[2] == 0,
+            payload[count - 1] == 0
+        {
+            var id: Int64 = 0
+            for index in 3..<(count - 1) {
+                let byte = payload[index]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                let (tens, overflow) = id.multipliedReportingOverflow(by: 10)
+                let (next, carry) = tens.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+                guard !overflow, !carry else { return nil }
+                id = next
+            }
+            return .added(JobID(id))
         }
+        let fields = NulSeparated.decode(Array(payload))
+        guard fields.count == 2, fields[0] == "error" else { return nil }
+        return .refused(fields[1])
     }
 
     /// Length prefix + payload.
     public static func frame(_ payload: [UInt8]) -> [UInt8] {
-        let length = UInt32(payload.count)
+        lengthPrefix(payload.count) + payload
+    }
+
+    static func lengthPrefix(_ count: Int) -> [UInt8] {
+        let length = UInt32(count)
         return [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 24)]
-            + payload
+    }
+
+    /// The payload length a message starts with (nil: fewer than 4 bytes yet).
+    static func length(_ buffer: UnsafeRawBufferPointer) -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        return Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24
     }
 
     /// A complete message at the start of `buffer`: its payload and the bytes it took.
     public static func unframe(_ buffer: [UInt8]) -> (payload: [UInt8], consumed: Int)? {
-        guard buffer.count >= 4 else { return nil }
-        let length = Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24
-        guard buffer.count >= 4 + length else { return nil }
+        guard let length = buffer.withUnsafeBytes(length), buffer.count >= 4 + length else { return nil }
         return (Array(buffer[4..<(4 + length)]), 4 + length)
     }
 
     /// The largest request the daemon reads (a job's argv and environment included).
     public static let maximumMessage = 8 << 20
+}
+
+/// A framed request written field by field into one malloc'd buffer. `AddWire.request` writes
+/// a JobSpec through it, and `jobq add`'s quick path writes argv and the environment through it
+/// straight from C strings — one writer of the format for both. (Raw memory, not an array: the
+/// quick path makes no Swift collection at all, whose first use in a process costs more than
+/// the whole request.)
+public struct RequestWriter {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// Bytes written, the 4-byte length included.
+    public private(set) var count = 4
+
+    public init(capacity: Int = 4096) {
+        self.capacity = max(capacity, 64)
+        base = malloc(self.capacity)!
+    }
+
+    public func deallocate() { free(base) }
+
+    /// The fields every request starts with, in their order; then come the optional fields, the
+    /// arguments and the environment.
+    public mutating func header(cwd: String, priority: Int, maxRetries: Int, runAfter: Int64) {
+        var cwd = cwd
+        cwd.withUTF8 { header(cwd: UnsafeRawBufferPointer($0), priority: priority, maxRetries: maxRetries, runAfter: runAfter) }
+    }
+
+    public mutating func header(cwd: UnsafeRawBufferPointer, priority: Int, maxRetries: Int, runAfter: Int64) {
+        var version = AddWire.version
+        version.withUTF8 { field(AddWire.Tag.version, UnsafeRawBufferPointer($0)) }
+        field(AddWire.Tag.cwd, cwd)
+        field(AddWire.Tag.priority, Int64(priority))
+        field(AddWire.Tag.retries, Int64(maxRetries))
+        field(AddWire.Tag.runAfter, runAfter)
+    }
+
+    public mutating func field(_ tag: UInt8, _ value: UnsafeRawBufferPointer) {
+        reserve(value.count + 2)
+        base.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
+        if let source = value.baseAddress { memcpy(base + count + 1, source, value.count) }
+        base.storeBytes(of: 0, toByteOffset: count + 1 + value.count, as: UInt8.self)
+        count += value.count + 2
+    }
+
+    public mutating func field(_ tag: UInt8, cString: UnsafePointer<CChar>) {
+        field(tag, UnsafeRawBufferPointer(start: cString, count: strlen(cString)))
+    }
+
+    public mutating func field(_ tag: UInt8, _ value: String) {
+        var value = value
+        value.withUTF8 { field(tag, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A number in decimal, as `String(value)` writes it.
+    public mutating func field(_ tag: UInt8, _ value: Int64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for "-9223372036854775808"
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            let length = decimal(value, into: buffer)
+            field(tag, UnsafeRawBufferPointer(rebasing: buffer[(buffer.count - length)...]))
+        }
+    }
+
+    /// The whole message, its length written first. Valid until the next write or `deallocate`.
+    public mutating func message() -> UnsafeRawBufferPointer {
+        let length = UInt32(truncatingIfNeeded: count - 4)
+        base.storeBytes(of: length.littleEndian, as: UInt32.self)
+        return UnsafeRawBufferPointer(start: base, count: count)
+    }
+
+    private mutating func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        capacity = max(capacity * 2, count + extra)
+        base = realloc(base, capacity)!
+    }
+}
+
+/// Writes `value` in decimal at the end of `buffer` (at least 20 bytes); returns how many bytes
+/// it took.
+public func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    var magnitude = value.magnitude
+    var position = buffer.count
+    repeat {
+        position -= 1
+        buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        magnitude /= 10
+    } while magnitude > 0
+    if value < 0 {
+        position -= 1
+        buffer[position] = UInt8(ascii: "-")
+    }
+    return buffer.count - position
 }
 
 /// The daemon refused a job (the same refusal a direct insert would give).

@@ -110,20 +110,21 @@ public func normalize(_ path: String) -> String {
 }
 
 /// Whether `path` is absolute with no empty, `.` or `..` component and no trailing slash —
-/// true of any cwd from getcwd, so `normalize` leaves it as it is. (A byte scan: this runs in
-/// every `jobq add`.)
+/// true of any cwd from getcwd, so `normalize` leaves it as it is.
 func isNormalized(_ path: String) -> Bool {
-    let bytes = Array(path.utf8)
-    guard bytes.first == UInt8(ascii: "/") else { return false }
-    if bytes.count == 1 { return true }
+    var path = path
+    return path.withUTF8 { isNormalized(UnsafeRawBufferPointer($0)) }
+}
+
+/// `isNormalized` of a path's bytes (a byte scan: this runs in every `jobq add`).
+public func isNormalized(_ path: UnsafeRawBufferPointer) -> Bool {
+    guard path.count > 0, path[0] == UInt8(ascii: "/") else { return false }
+    if path.count == 1 { return true }
     var start = 1
-    for end in 1...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: "/") {
-        let component = bytes[start..<end]
-        if component.isEmpty || component.elementsEqual([UInt8(ascii: ".")])
-            || component.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
-        {
-            return false
-        }
+    for end in 1...path.count where end == path.count || path[end] == UInt8(ascii: "/") {
+        let length = end - start
+        let dots = (start..<end).allSatisfy { path[$0] == UInt8(ascii: ".") }
+        if length == 0 || (dots && length <= 2) { return false }
         start = end + 1
     }
     return true

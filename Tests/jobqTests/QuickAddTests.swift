@@ -1,0 +1,135 @@
+import CPosix
+import Glibc
+@testable import JobStore
+import Testing
+import TestSupport
+
+/// `jobq add -- COMMAND` with no job option goes to the daemon's socket straight from argv and
+/// environ (QuickAdd); with an option it goes through the argument reading of FastPath and
+/// AddRequest. Both must send the very same request and treat the answer the same way. A
+/// stand-in daemon — a socket in the home that records what arrives and answers as told —
+/// sees exactly what each sends.
+@Suite struct QuickAddTests {
+    let folder = TemporaryDirectory("quickadd")
+    var home: String { folder.file("home") }
+
+    init() {
+        mkdir(home, 0o700)
+        mkdir(home + "/run", 0o700)
+    }
+
+    /// A fixed environment (so that both runs send the same one, in the same order).
+    let environment = ["HOME=/nowhere", "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "X=a b=c"]
+
+    /// Runs `jobq ARGS` against a stand-in daemon that answers `answer` (nil: closes without
+    /// answering). Returns the request it received (nil: none came) and the process's output.
+    func exchange(_ arguments: [String], answer: [UInt8]?) throws -> (request: [UInt8]?, status: Int32?, output: String) {
+        let socket = home + "/run/daemon.sock"
+        unlink(socket)
+        let listener = jq_unix_listen(socket)
+        try #require(listener >= 0)
+        defer {
+            close(listener)
+            unlink(socket)
+        }
+        let log = folder.file("output-\(arguments.count)-\(answer?.count ?? -1)")
+        unlink(log)
+        let child = JobQProcess.spawn(
+            "/usr/bin/env", ["-i"] + environment + [JobQProcess.binary, "--home", home] + arguments, cwd: folder.path,
+            captureOutput: false, logPath: log)
+        // The client connects, or ends without connecting.
+        var connection: Int32 = -1
+        var exitStatus: Int32?
+        let settled = waitUntil {
+            connection = jq_unix_accept(listener)
+            if connection >= 0 { return true }
+            var status: Int32 = 0
+            guard waitpid(child.pid, &status, WNOHANG) == child.pid else { return false }
+            exitStatus = exitCode(ofWaitStatus: status)
+            return true
+        }
+        try #require(settled)
+        var request: [UInt8]?
+        if connection >= 0 {
+            _ = jq_set_blocking(connection)
+            _ = jq_socket_timeout(connection, 10_000)
+            request = readRequest(connection)
+            if let answer { _ = AddWire.frame(answer).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) } }
+            close(connection)
+        }
+        return (request, exitStatus ?? waitForExit(child.pid), readFile(log) ?? "")
+    }
+
+    /// A whole framed request's payload (nil: the connection ended first).
+    private func readRequest(_ fd: Int32) -> [UInt8]? {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let (payload, _) = AddWire.unframe(received) { return payload }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return nil }
+            received += chunk[0..<n]
+        }
+    }
+
+    @Test func sendsWhatTheOrdinaryPathSends() throws {
+        let command = ["/bin/echo", "a b", "ü", "--not-an-option", ""]
+        let ok = NulSeparated.encode(["ok", "41"])
+        let quick = try exchange(["add", "--"] + command, answer: ok)
+        // `--priority 0` is the default, but an option: FastPath and AddRequest send this one.
+        let ordinary = try exchange(["add", "--priority", "0", "--"] + command, answer: ok)
+        let request = try #require(quick.request)
+        #expect(request == ordinary.request)
+        let spec = try #require(AddWire.decode(request))
+        #expect(spec.payload == .command(command))
+        #expect(spec.cwd == folder.path)
+        #expect(spec.environment == environment)
+        #expect(spec.priority == 0 && spec.maxRetries == 0 && spec.runAfter == 0 && spec.name == nil)
+        #expect(quick.status == 0 && quick.output == "41\n")
+        #expect(ordinary.status == 0 && ordinary.output == "41\n")
+    }
+
+    @Test func printsTheIdAsJSONToo() throws {
+        let ok = NulSeparated.encode(["ok", "9223372036854775806"])
+        for arguments in [["add", "--json", "--", "true"], ["add", "--json", "--retries", "0", "--", "true"]] {
+            let result = try exchange(arguments, answer: ok)
+            #expect(result.status == 0)
+            #expect(result.output == "{\"ids\":[9223372036854775806]}\n", "\(arguments)")
+        }
+    }
+
+    @Test func aRefusalIsTheDaemonsMessage() throws {
+        let refusal = NulSeparated.encode(["error", "the disk is full; nothing was changed"])
+        for arguments in [["add", "--", "true"], ["add", "--retries", "0", "--", "true"]] {
+            let result = try exchange(arguments, answer: refusal)
+            #expect(result.status == 1)
+            #expect(result.output == "jobq: the disk is full; nothing was changed\n", "\(arguments)")
+        }
+    }
+
+    @Test func noAnswerSaysTheJobMayHaveBeenAdded() throws {
+        for arguments in [["add", "--", "true"], ["add", "--retries", "0", "--", "true"]] {
+            let result = try exchange(arguments, answer: nil)
+            #expect(result.status == 1)
+            #expect(result.output.contains("did not answer; it may or may not have been added"), "\(result.output)")
+        }
+        // A garbled answer is no answer either.
+        let garbled = try exchange(["add", "--", "true"], answer: Array("ok\u{0}4x\u{0}".utf8))
+        #expect(garbled.status == 1 && garbled.output.contains("did not answer"))
+    }
+
+    @Test func anEmptyCommandIsNeverSent() throws {
+        let result = try exchange(["add", "--", ""], answer: NulSeparated.encode(["ok", "1"]))
+        #expect(result.request == nil)
+        #expect(result.status == 1 && result.output.contains("the command is empty"), "\(result.output)")
+    }
+
+    @Test func homeBeforeOrAfterTheCommandName() throws {
+        let ok = NulSeparated.encode(["ok", "5"])
+        // `--home` as the harness puts it (first), and once more after `add` (the last one wins).
+        let result = try exchange(["add", "--home=" + home, "--", "true"], answer: ok)
+        #expect(result.status == 0 && result.output == "5\n")
+        #expect(result.request.flatMap(AddWire.decode)?.payload == .command(["true"]))
+    }
+}
