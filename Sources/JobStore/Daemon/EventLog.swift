@@ -25,7 +25,7 @@ public struct EventLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var line = TimeParser.formatUTC(milliseconds: WallClock.now()) + " \(label)[\(getpid())] \(event.level): "
         line += event.message.description
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         if !merged.isEmpty {
             line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }

@@ -19,12 +19,9 @@ public struct ProcessIdentity: Sendable, Equatable {
         startTime(of: pid).map { ProcessIdentity(pid: pid, startTime: $0) }
     }
 
-    /// Field 22 of /proc/PID/stat. The command name (field 2) may hold spaces and parentheses,
-    /// so the fields are counted after the last ')'.
+    /// Field 22 of /proc/PID/stat.
     public static func startTime(of pid: pid_t) -> Int64? {
-        // After ')': field 3 (state) is fields[0], so field 22 is fields[19].
-        guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
-        return Int64(fields[19])
+        ProcessStat(pid)?.number(22)
     }
 
     /// Whether this very process still exists (not a later one with the same PID).
@@ -49,8 +46,8 @@ public struct ProcessIdentity: Sendable, Equatable {
     /// at or after it: a job's leftovers, also those whose leader is gone.
     public func sessionMembers() -> [ProcessIdentity] {
         DirectoryListing.names(in: "/proc").compactMap { name in
-            guard let other = pid_t(name), let fields = Self.statFields(of: other), fields.count > 19,
-                pid_t(fields[3]) == pid, let start = Int64(fields[19]), start >= startTime
+            guard let other = pid_t(name), let stat = ProcessStat(other), stat.number(6) == Int64(pid),
+                let start = stat.number(22), start >= startTime
             else { return nil }
             return ProcessIdentity(pid: other, startTime: start)
         }
@@ -58,12 +55,50 @@ public struct ProcessIdentity: Sendable, Equatable {
 
     /// The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, …].
     static func statFields(of pid: pid_t) -> [Substring]? {
+        ProcessStat(pid).map { String(decoding: $0.fields, as: UTF8.self).split(separator: " ") }
+    }
+}
+
+/// One read of /proc/PID/stat, its fields taken by number without making a string (a worker
+/// reads its job's start time at every start). The command name (field 2) may hold spaces and
+/// parentheses, so the fields are counted after the last ')'.
+struct ProcessStat {
+    /// The bytes after the command name's closing parenthesis: " S 1 1 1 …".
+    let fields: ArraySlice<UInt8>
+
+    init?(_ pid: pid_t) {
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1024)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        return String(decoding: buffer[(close + 1)..<n], as: UTF8.self).split(separator: " ")
+        fields = buffer[(close + 1)..<n]
+    }
+
+    /// Field `number` as proc(5) counts them (3 is the state, 6 the session, 22 the start
+    /// time), when it is a decimal number.
+    func number(_ number: Int) -> Int64? {
+        var field = 2
+        var value: Int64 = 0
+        var digits = 0
+        var negative = false
+        for byte in fields {
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") {
+                if field == number { break }
+                field += 1
+                continue
+            }
+            guard field == number else { continue }
+            if byte == UInt8(ascii: "-") && digits == 0 && !negative {
+                negative = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 18 else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard field == number, digits > 0 else { return nil }
+        return negative ? -value : value
     }
 }

@@ -26,34 +26,56 @@ public enum Spawn {
     }
 
     /// `start` with the environment already in C form (a worker keeps it from job to job: jobs
-    /// of one `add` share one).
+    /// of one `add` share one), and, for a worker, its memory of where programs are.
     public static func start(
         _ argv: [String], environment: CStrings, cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = [],
-        diesWithParent: Bool = true
+        diesWithParent: Bool = true, programs: ProgramPaths? = nil
     ) -> Result {
         guard let program = argv.first, !program.isEmpty else { return .failed("the command is empty") }
-        if let cwd {
-            var info = stat()
-            guard stat(cwd, &info) == 0 else {
-                return .failed("cannot use working directory \(cwd): \(systemError(errno))")
+        let pathVariable = environment.strings.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/bin:/usr/bin:/bin"
+        var remembered = false
+        var path: String
+        if let known = programs?.path(of: program, pathVariable: pathVariable, cwd: cwd) {
+            (path, remembered) = (known, true)
+        } else {
+            switch resolve(program, pathVariable: pathVariable, cwd: cwd) {
+            case .success(let found): path = found
+            case .failure(let failure): return .failed(diagnosis(cwd: cwd) ?? failure.text)
             }
-            guard (info.st_mode & S_IFMT) == S_IFDIR else {
-                return .failed("cannot use working directory \(cwd): not a folder")
-            }
-        }
-        let path: String
-        switch resolve(program, environment: environment.strings, cwd: cwd) {
-        case .success(let found): path = found
-        case .failure(let message): return .failed(message.text)
         }
         let cArgv = CStrings(argv)
         var pid: pid_t = 0
-        let rc = extraFDs.withUnsafeBufferPointer { extra in
-            jq_spawn(&pid, path, cArgv.pointers, environment.pointers, cwd, stdout, stderr, extra.baseAddress,
-                     Int32(extra.count), diesWithParent ? 1 : 0)
+        func spawn() -> Int32 {
+            extraFDs.withUnsafeBufferPointer { extra in
+                jq_spawn(&pid, path, cArgv.pointers, environment.pointers, cwd, stdout, stderr, extra.baseAddress,
+                         Int32(extra.count), diesWithParent ? 1 : 0)
+            }
         }
-        guard rc == 0 else { return .failed("cannot run \(program): \(systemError(rc))") }
+        var rc = spawn()
+        if rc != 0 && remembered {
+            // What was remembered may be gone: look again.
+            programs?.forget(program, pathVariable: pathVariable, cwd: cwd)
+            guard case .success(let found) = resolve(program, pathVariable: pathVariable, cwd: cwd) else {
+                return .failed(diagnosis(cwd: cwd) ?? "command not found: \(program) (not in the job's PATH)")
+            }
+            path = found
+            rc = spawn()
+        }
+        // The working directory is checked only when something failed (the child's chdir
+        // would have failed too): a stat less for every job that starts.
+        guard rc == 0 else { return .failed(diagnosis(cwd: cwd) ?? "cannot run \(program): \(systemError(rc))") }
+        programs?.remember(program, at: path, pathVariable: pathVariable, cwd: cwd)
         return .started(pid)
+    }
+
+    /// Why `cwd` cannot be a job's working directory, or nil when it can.
+    static func diagnosis(cwd: String?) -> String? {
+        guard let cwd else { return nil }
+        var info = stat()
+        guard stat(cwd, &info) == 0 else { return "cannot use working directory \(cwd): \(systemError(errno))" }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return "cannot use working directory \(cwd): not a folder" }
+        return nil
     }
 
     /// Why a process could not be started, as a sentence for `jobq errors`.
@@ -63,10 +85,8 @@ public enum Spawn {
 
     /// `program` as a path to execute: as given when it contains a slash, else the first
     /// executable match on the job's PATH (relative entries against the job's cwd).
-    static func resolve(_ program: String, environment: [String], cwd: String?) -> Swift.Result<String, Failure> {
+    static func resolve(_ program: String, pathVariable: String, cwd: String?) -> Swift.Result<String, Failure> {
         if program.contains("/") { return .success(program) }
-        let pathVariable = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
-            ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in pathVariable.split(separator: ":", omittingEmptySubsequences: false) {
             var base = directory.isEmpty ? "." : String(directory)
             if !base.hasPrefix("/"), let cwd { base = cwd + "/" + base }

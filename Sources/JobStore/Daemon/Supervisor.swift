@@ -72,6 +72,7 @@ public final class Supervisor {
     var idleTrim = IdleTrim()
     /// The last job's environment in C form: the next job usually has the same (one `add`).
     var lastEnvironment: CStrings?
+    let programs = ProgramPaths()
 
     /// Takes over the slot lock (`lockFD`, inherited from the daemon) and the daemon's pipe.
     public init(configuration: Configuration, lockFD: Int32, daemonPipe: Int32) throws {
@@ -166,7 +167,9 @@ public final class Supervisor {
         let argv = commandLine(for: job.payload, scriptPath: scriptPath)
         let environment = job.environment ?? []
         if lastEnvironment?.strings != environment { lastEnvironment = CStrings(environment) }
-        switch Spawn.start(argv, environment: lastEnvironment!, cwd: job.cwd, stdout: stdout, stderr: stderr) {
+        switch Spawn.start(
+            argv, environment: lastEnvironment!, cwd: job.cwd, stdout: stdout, stderr: stderr, programs: programs)
+        {
         case .failed(let text):
             if let scriptPath { unlink(scriptPath) }
             fail(text, stderr: stderr)

@@ -108,7 +108,7 @@ extension SQLiteStore {
         finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true,
         now: @autoclosure () -> Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
-        try write { () throws -> (FinishResult?, Bool, [Job]) in
+        let r = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
             let now = now()  // With the write lock held (see `Store.claim`).
             var result: FinishResult?
             var unblocks = false
@@ -122,15 +122,21 @@ extension SQLiteStore {
             }
             var claimed: [Job] = []
             if let request, request.limit > 0 {
-                // The worker has ended its own job, so a running job in its slot is one the
-                // daemon claimed for it.
-                claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
-                    try decodeJobWithEnvironment($0)
+                // A running job in the worker's slot is one the daemon claimed for it (see
+                // `insertEach`) — never while the worker's own job ran there, which this
+                // transaction just ended: the daemon assigns jobs to free slots only.
+                let ownJobJustEnded = result != nil && result != .notRunning
+                if !ownJobJustEnded {
+                    claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
+                        try decodeJobWithEnvironment($0)
+                    }
                 }
                 if claimed.isEmpty && claimNew { claimed = try claimInTransaction(request, now: now) }
             }
             return (result, unblocks, claimed)
         }
+        try flush()
+        return r
     }
 
     /// How many jobs are running (through the partial index of running jobs).

@@ -1,0 +1,106 @@
+import Glibc
+import Testing
+import TestSupport
+
+@testable import JobStore
+
+/// The pieces a worker uses at every job start: /proc/PID/stat read by field number, the
+/// remembered PATH lookups, and the byte test for a normalized path.
+@Suite struct SpawnSupportTests {
+    let folder = TemporaryDirectory("spawn")
+
+    @Test func statFieldsByNumberMatchTheKernel() throws {
+        let stat = try #require(ProcessStat(getpid()))
+        #expect(stat.number(4) == Int64(getppid()))
+        #expect(stat.number(5) == Int64(getpgrp()))
+        #expect(stat.number(6) == Int64(getsid(0)))
+        #expect(stat.number(3) == nil)  // the state is a letter
+        #expect(stat.number(999) == nil)
+        let fields = try #require(ProcessIdentity.statFields(of: getpid()))
+        #expect(stat.number(22) == Int64(fields[19]))
+        #expect(ProcessIdentity.startTime(of: getpid()) == Int64(fields[19]))
+        #expect(ProcessStat(-1) == nil)
+    }
+
+    /// A command name with spaces and parentheses does not shift the fields.
+    @Test func aStrangeCommandNameDoesNotShiftTheFields() throws {
+        let program = folder.file("a) b (c")
+        try #require(symlink("/bin/sleep", program) == 0)
+        let child = JobQProcess.spawn(program, ["30"], captureOutput: false)
+        defer {
+            kill(child.pid, SIGKILL)
+            _ = waitForExit(child.pid)
+        }
+        let stat = try #require(ProcessStat(child.pid))
+        #expect(String(decoding: stat.fields, as: UTF8.self).first == " ")
+        #expect(stat.number(4) == Int64(getpid()))
+        #expect(try #require(stat.number(22)) >= (try #require(ProcessIdentity.startTime(of: getpid()))))
+    }
+
+    @Test func normalizedPathsByTheirBytes() {
+        for (path, normalized) in [
+            ("/", true), ("/a/b", true), ("/a.b/..c/...", true), ("", false), ("a/b", false), ("/a/", false),
+            ("//a", false), ("/a//b", false), ("/a/./b", false), ("/a/../b", false), ("/..", false), ("/.", false),
+        ] {
+            #expect(isNormalized(path) == normalized, "\(path)")
+        }
+    }
+
+    /// A program is looked up on the job's PATH, remembered for a second, and looked up again
+    /// when what was remembered is gone.
+    @Test func programPathsAreRememberedBriefly() throws {
+        let first = folder.file("first")
+        let second = folder.file("second")
+        mkdir(first, 0o755)
+        mkdir(second, 0o755)
+        folder.write("second/tool", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        var now: Int64 = 1_000
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        let programs = ProgramPaths(clock: { now })
+        let environment = CStrings(["PATH=\(first):\(second)"])
+        func start() throws -> String? {
+            guard case .started(let pid) = Spawn.start(
+                ["tool"], environment: environment, cwd: nil, stdout: devNull, stderr: devNull,
+                programs: programs)
+            else { return nil }
+            #expect(waitForExit(pid) == 0)
+            return programs.path(of: "tool", pathVariable: "\(first):\(second)", cwd: nil)
+        }
+        #expect(try start() == second + "/tool")
+        // Installed earlier on the PATH: not seen while the lookup is remembered…
+        folder.write("first/tool", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        #expect(try start() == second + "/tool")
+        // … and seen a second later.
+        now += ProgramPaths.lifetime
+        #expect(try start() == first + "/tool")
+        // Removed while remembered: found again where it still is.
+        unlink(first + "/tool")
+        #expect(try start() == second + "/tool")
+        // A relative PATH folder makes the cwd part of what is remembered.
+        #expect(programs.path(of: "tool", pathVariable: "bin", cwd: "/a") == nil)
+        programs.remember("tool", at: "/a/bin/tool", pathVariable: "bin", cwd: "/a")
+        #expect(programs.path(of: "tool", pathVariable: "bin", cwd: "/a") == "/a/bin/tool")
+        #expect(programs.path(of: "tool", pathVariable: "bin", cwd: "/b") == nil)
+        #expect(programs.path(of: "tool", pathVariable: "/x::/y", cwd: "/b") == nil)
+        // A program given with a slash is not looked up at all.
+        programs.remember("./tool", at: "./tool", pathVariable: "bin", cwd: "/a")
+        #expect(programs.path(of: "./tool", pathVariable: "bin", cwd: "/a") == nil)
+    }
+
+    @Test func aMissingWorkingDirectoryIsNamedWhateverElseFails() {
+        let missing = folder.file("missing")
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        for program in ["true", "no-such-program-anywhere"] {
+            guard case .failed(let text) = Spawn.start(
+                [program], environment: CStrings(["PATH=/usr/bin:/bin"]), cwd: missing, stdout: devNull, stderr: devNull,
+                programs: ProgramPaths())
+            else {
+                Issue.record("\(program) started in a missing folder")
+                continue
+            }
+            #expect(text.hasPrefix("cannot use working directory \(missing)"), "\(text)")
+        }
+    }
+}
