@@ -186,8 +186,11 @@ public final class Daemon {
             results = requests.map { _ in .failure(error) }
         }
         for (request, result) in zip(requests, results) { server.answer(request.fd, result) }
-        refreshTimers()
-        wakeWorkers()
+        // Every idle worker was offered a job in that transaction: one that got none found
+        // nothing it could run, so there is nobody to wake (waking both workers after every add
+        // cost each add a second process wake-up and a write transaction). Only a delayed job
+        // can move the next timer.
+        if requests.contains(where: { $0.spec.runAfter > 0 }) { refreshTimers() }
     }
 
     // MARK: Slots and workers

@@ -53,8 +53,17 @@ struct Wait: ParsableCommand {
                 if showProgress { writeAll("\n", to: STDERR_FILENO) }
                 throw ExitCode(3)
             }
-            changes.next(longest: min(remaining ?? 2_000, 2_000))
+            changes.next(longest: min(remaining ?? 2_000, 2_000), spacing: Self.spacing(unfinished: found - done - failed))
         }
+    }
+
+    /// Milliseconds between looks while `unfinished` jobs remain: a look reads every job waited
+    /// for, and the more remain the longer they take to end — 900 jobs take longer than 45 ms to
+    /// run on any machine, so looking at them every 5 ms (as for the last few) only takes CPU
+    /// from them. (Measured during a drain of 900 `true` jobs: 238 looks took 123 ms of CPU, a
+    /// seventh of the drain.)
+    static func spacing(unfinished: Int) -> Int64 {
+        min(50, max(StoreChanges.burstInterval, Int64(unfinished / 20)))
     }
 
     private func progress(done: Int, failed: Int, running: Int, total: Int) {

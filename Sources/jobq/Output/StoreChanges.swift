@@ -10,8 +10,9 @@ import JobStore
 /// no event at all it sleeps until one comes (or `longest` passes: a last safety net).
 ///
 /// Under a stream of commits (jobs ending back to back) a look that an event brings comes at
-/// least `burstInterval` ms after the previous look (the 2 ms recheck may fall in between), so
-/// that a `jobq wait` costs the machine little while the jobs it waits for run.
+/// least `spacing` ms after the previous look (the 2 ms recheck may fall in between; the caller
+/// may ask for more than `burstInterval`), so that a `jobq wait` costs the machine little while
+/// the jobs it waits for run.
 struct StoreChanges {
     let watcher: DirectoryWatcher
     private var rechecks: [Int64] = []
@@ -26,12 +27,12 @@ struct StoreChanges {
     }
 
     /// Returns when it is time to look at the database again.
-    mutating func next(longest: Int64 = 2_000) {
+    mutating func next(longest: Int64 = 2_000, spacing: Int64 = burstInterval) {
         let now = WallClock.monotonic()
         let timeout = min(longest, rechecks.first.map { max(0, $0 - now) } ?? longest)
         if !EventWait.wait(for: [watcher.fd], timeout: timeout).isEmpty {
             let woken = WallClock.monotonic()
-            _ = EventWait.wait(for: [], timeout: max(woken + Self.settle, lastLook + Self.burstInterval) - woken)
+            _ = EventWait.wait(for: [], timeout: max(woken + Self.settle, lastLook + max(spacing, Self.burstInterval)) - woken)
             _ = watcher.drain()
             rechecks = Self.rechecksAfterALook.map { WallClock.monotonic() + $0 }
         } else if let first = rechecks.first, WallClock.monotonic() >= first {
