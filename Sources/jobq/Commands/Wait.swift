@@ -45,6 +45,9 @@ struct Wait: ParsableCommand {
             if showProgress { progress(done: done, failed: failed, running: running, total: found) }
             if done + failed == found {
                 if showProgress { writeAll("\n", to: STDERR_FILENO) }
+                // A worker's commit is visible a moment before it is on disk (it flushes after
+                // releasing the write lock): make what this wait saw durable before saying so.
+                try? store.flush()
                 if failed > 0 { throw ExitCode(2) }
                 return
             }
