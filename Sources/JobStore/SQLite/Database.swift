@@ -110,6 +110,7 @@ public final class Database {
     /// fdatasync of the write-ahead log: what a `synchronous = FULL` commit does, for commits
     /// made with `writeWithoutFlush`. (Any descriptor of a file flushes that file.)
     public func syncLog() throws(SQLiteError) {
+        logSyncs += 1
         if walDescriptor < 0 { walDescriptor = open(logPath, O_RDONLY | O_CLOEXEC) }
         guard walDescriptor >= 0, fdatasync(walDescriptor) == 0 else {
             throw SQLiteError(code: SQLITE_IOERR, message: "cannot sync \(logPath): \(String(cString: strerror(errno)))")
@@ -117,6 +118,8 @@ public final class Database {
     }
 
     private var walDescriptor: Int32 = -1
+    /// How many times `syncLog` ran (the tests check which steps flush).
+    private(set) var logSyncs = 0
 
     /// The write-ahead log's file, as SQLite names it (next to the database file that a
     /// symbolic link given as `path` points to, not next to the link).
@@ -145,6 +148,9 @@ public final class Database {
 
     /// The rowid of the last successful INSERT on this connection.
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Rows changed by every statement so far on this connection.
+    public var totalChanges: Int64 { sqlite3_total_changes64(handle) }
 
     /// Rows changed by the most recent statement.
     public var changes: Int { Int(sqlite3_changes64(handle)) }

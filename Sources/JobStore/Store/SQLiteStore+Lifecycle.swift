@@ -8,12 +8,20 @@ extension SQLiteStore {
 
     /// The claim statement, in claim order (RETURNING gives none).
     func claimInTransaction(_ request: ClaimRequest, now: Int64) throws -> [Job] {
+        try database.statement(SQL.claim).rows(claimParameters(request, now: now), decodeJobWithEnvironment)
+            .sorted(by: claimOrder)
+    }
+
+    /// The claim statement, returning only the ids (the daemon's claims for idle workers: the
+    /// worker reads its job; decoding it here too cost every such add a job and its environment).
+    func claimIDsInTransaction(_ request: ClaimRequest, now: Int64) throws -> [JobID] {
+        try database.statement(SQL.claimIDs).rows(claimParameters(request, now: now)) { JobID($0.int64(0)) }
+    }
+
+    private func claimParameters(_ request: ClaimRequest, now: Int64) -> [SQLValue] {
         let cap = Int64(request.maxRunning ?? Int(Int32.max))
-        return try database.statement(SQL.claim).rows(
-            [.integer(Int64(request.limit)), .integer(now), .integer(cap), .integer(Int64(request.worker)),
-             .text(request.logDirectory)],
-            decodeJobWithEnvironment
-        ).sorted(by: claimOrder)
+        return [.integer(Int64(request.limit)), .integer(now), .integer(cap), .integer(Int64(request.worker)),
+                .text(request.logDirectory)]
     }
 
     public func recordStart(of id: JobID, attempt: Int, pid: Int32, pidStart: Int64?) throws -> Bool {
@@ -108,6 +116,13 @@ extension SQLiteStore {
         finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true,
         now: @autoclosure () -> Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
+        // Woken with nothing to record, the worker usually has a job the daemon claimed for it:
+        // a read finds it without taking the write lock (which the daemon's next add needs).
+        if finishing == nil, let request, request.limit > 0 {
+            let assigned = try runningJobs(inSlot: request.worker)
+            if !assigned.isEmpty { return (nil, false, assigned) }
+        }
+        let changesBefore = database.totalChanges
         let r = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
             let now = now()  // With the write lock held (see `Store.claim`).
             var result: FinishResult?
@@ -126,17 +141,19 @@ extension SQLiteStore {
                 // `insertEach`) — never while the worker's own job ran there, which this
                 // transaction just ended: the daemon assigns jobs to free slots only.
                 let ownJobJustEnded = result != nil && result != .notRunning
-                if !ownJobJustEnded {
-                    claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
-                        try decodeJobWithEnvironment($0)
-                    }
-                }
+                if !ownJobJustEnded { claimed = try runningJobs(inSlot: request.worker) }
                 if claimed.isEmpty && claimNew { claimed = try claimInTransaction(request, now: now) }
             }
             return (result, unblocks, claimed)
         }
-        try flush()
+        // Nothing to make durable when nothing was written (no outcome, no claim).
+        if database.totalChanges != changesBefore { try flush() }
         return r
+    }
+
+    /// The running jobs that name `slot` as their worker.
+    func runningJobs(inSlot slot: Int) throws -> [Job] {
+        try database.statement(SQL.runningInSlot).rows([.integer(Int64(slot))]) { try decodeJobWithEnvironment($0) }
     }
 
     /// How many jobs are running (through the partial index of running jobs).

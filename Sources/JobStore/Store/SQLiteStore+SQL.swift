@@ -67,7 +67,12 @@ enum SQL {
 
     /// One statement takes the next ready jobs: queued, due, every dependency done; in claim
     /// order; no more than `?3` in all running (the cap that holds across restarts).
-    static let claim = """
+    static let claim = claim(returning: jobColumns)
+    /// The claim as the daemon makes it for an idle worker, which reads the job itself.
+    static let claimIDs = claim(returning: "id")
+
+    private static func claim(returning columns: String) -> String {
+        """
         UPDATE jobs
         SET state = 'running', attempt = attempt + 1, started_at = ?2, worker = ?4, pid = NULL, pid_start = NULL,
             finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, cancel_requested_at = NULL,
@@ -81,8 +86,9 @@ enum SQL {
             ORDER BY priority DESC, name, id
             LIMIT max(0, min(?1, ?3 - (SELECT count(*) FROM jobs WHERE state = 'running')))
         )
-        RETURNING \(jobColumns)
+        RETURNING \(columns)
         """
+    }
 
     static let recordStart = """
         UPDATE jobs SET pid = ?3, pid_start = ?4 WHERE id = ?1 AND attempt = ?2 AND state = 'running'

@@ -118,8 +118,8 @@ public final class SQLiteStore: Store {
                     var forSlot = request
                     forSlot.worker = slot
                     forSlot.limit = 1
-                    guard let job = try claimInTransaction(forSlot, now: now).first else { break }
-                    if !new.contains(job.id) { onlyNew = false }
+                    guard let id = try claimIDsInTransaction(forSlot, now: now).first else { break }
+                    if !new.contains(id) { onlyNew = false }
                     assigned.append(slot)
                 }
             }
