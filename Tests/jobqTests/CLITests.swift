@@ -27,6 +27,24 @@ import TestSupport
         #expect(lines[1].contains("echo 'hello world'"))
     }
 
+    /// Columns padded to their widest cell (a name counted in characters, a priority with its
+    /// sign), unnamed jobs as `#ID`, commands quoted as a shell reads them back.
+    @Test func listAlignsItsColumns() throws {
+        #expect(jobq("add", "--priority", "12", "--", "true").status == 0)
+        #expect(jobq("add", "--", "sh", "-c", "it's").status == 0)
+        #expect(jobq("add", "--name", "näme", "--priority", "-1000", "--", "printf", "").status == 0)
+        let lines = jobq("list").stdoutLines.map { line in
+            // The enqueue time is local and changes: the same placeholder for every row.
+            String(line.replacing(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, with: "YYYY-MM-DD hh:mm:ss"))
+        }
+        #expect(lines == [
+            "ID  STATE   NAME  PRI    RESULT  ENQUEUED             RUNTIME  COMMAND",
+            "3   queued  näme  -1000          YYYY-MM-DD hh:mm:ss           printf ''",
+            "2   queued  #2    0              YYYY-MM-DD hh:mm:ss           sh -c 'it'\\''s'",
+            "1   queued  #1    12             YYYY-MM-DD hh:mm:ss           true",
+        ])
+    }
+
     @Test func addCapturesCwdAndEnvironment() throws {
         let result = JobQProcess.run(
             ["add", "--env", "EXTRA=1", "--", "pwd"], home: home, environment: ["CAPTURED": "yes"], cwd: folder.path)

@@ -213,23 +213,6 @@ public struct RequestWriter {
     }
 }
 
-/// Writes `value` in decimal at the end of `buffer` (at least 20 bytes); returns how many bytes
-/// it took.
-public func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-    var magnitude = value.magnitude
-    var position = buffer.count
-    repeat {
-        position -= 1
-        buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-        magnitude /= 10
-    } while magnitude > 0
-    if value < 0 {
-        position -= 1
-        buffer[position] = UInt8(ascii: "-")
-    }
-    return buffer.count - position
-}
-
 /// The daemon refused a job (the same refusal a direct insert would give).
 public struct AddRefused: Error, CustomStringConvertible, Sendable {
     public let message: String

@@ -89,14 +89,15 @@ public enum CommandText {
     }
 
     /// Appends the words of a NUL-separated argv, each quoted as needed, separated by spaces.
+    /// (Over the raw bytes: `jobq list` does this for every job it shows.)
     public static func appendQuoted(argvBlob: [UInt8], to out: inout [UInt8]) {
-        var start = 0
-        var first = true
-        for index in argvBlob.indices where argvBlob[index] == 0 {
-            if !first { out.append(UInt8(ascii: " ")) }
-            appendQuoted(argvBlob[start..<index], to: &out)
-            first = false
-            start = index + 1
+        argvBlob.withUnsafeBufferPointer { blob in
+            var start = 0
+            for index in 0..<blob.count where blob[index] == 0 {
+                if start > 0 { out.append(UInt8(ascii: " ")) }
+                appendQuoted(UnsafeBufferPointer(rebasing: blob[start..<index]), to: &out)
+                start = index + 1
+            }
         }
     }
 

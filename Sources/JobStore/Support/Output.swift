@@ -25,3 +25,29 @@ public func writeAll(_ bytes: [UInt8], to fd: Int32) {
 public func writeAll(_ text: String, to fd: Int32) {
     writeAll(Array(text.utf8), to: fd)
 }
+
+/// Writes `value` in decimal at the end of `buffer` (at least 20 bytes); returns how many bytes
+/// it took.
+public func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    var magnitude = value.magnitude
+    var position = buffer.count
+    repeat {
+        position -= 1
+        buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        magnitude /= 10
+    } while magnitude > 0
+    if value < 0 {
+        position -= 1
+        buffer[position] = UInt8(ascii: "-")
+    }
+    return buffer.count - position
+}
+
+/// Appends `value` in decimal to `bytes`, as `String(value)` writes it.
+public func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        let length = decimal(value, into: buffer)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(buffer.count - length)...]))
+    }
+}
