@@ -36,6 +36,15 @@ enum FastPath {
             try List.show(home: Home.resolve(explicit: list.home), state: state, limit: limit, json: list.json)
             return true
         }
+        // The daemon starts its workers always the same way: skipping the parser's start-up
+        // also keeps its code out of every worker's memory.
+        if arguments.count == 9, arguments[0] == "worker", arguments[1] == "--home", arguments[3] == "--slot",
+            arguments[5] == "--workers", arguments[7] == "--kill-grace-ms", let slot = Int(arguments[4]),
+            let workers = Int(arguments[6]), let killGrace = Int64(arguments[8])
+        {
+            try WorkerCommand.run(home: Home.resolve(explicit: arguments[2]), slot: slot, workers: workers, killGrace: killGrace)
+            return true
+        }
         return false
     }
 

@@ -63,10 +63,14 @@ struct WorkerCommand: ParsableCommand {
     @Option var killGraceMs: Int64
 
     func run() throws {
+        try Self.run(home: global.resolvedHome, slot: slot, workers: workers, killGrace: killGraceMs)
+    }
+
+    /// (Also reached from `FastPath`, which reads the daemon's arguments for a worker directly.)
+    static func run(home: Home, slot: Int, workers: Int, killGrace: Int64) throws {
         EventLogHandler.bootstrap()
         let supervisor = try Supervisor(
-            configuration: Supervisor.Configuration(
-                home: global.resolvedHome, slot: slot, workers: workers, killGraceMilliseconds: killGraceMs),
+            configuration: Supervisor.Configuration(home: home, slot: slot, workers: workers, killGraceMilliseconds: killGrace),
             lockFD: 3, daemonPipe: 4)
         throw ExitCode(supervisor.run())
     }
