@@ -64,6 +64,28 @@ import TestSupport
             finishing: AttemptEnd(id: id, attempt: 1, end: .finished(.exited(0))),
             claiming: TestJobs.claimRequest(limit: 1, worker: 1), now: 4)
         #expect(ended.finished == .done && store.database.logSyncs == syncs + 1)
+        #expect(!ended.unflushed)
+    }
+
+    /// A worker with a daemon may leave an outcome's flush to it — never a claim's, since the
+    /// claimed job starts as soon as the call returns.
+    @Test func anOutcomeWithoutAClaimMayBeLeftUnflushed() throws {
+        let store = try makeStore()
+        let first = try runOne(store, TestJobs.command(["true"]))
+        let syncs = store.database.logSyncs
+        let alone = try store.finishAndClaim(
+            finishing: AttemptEnd(id: first.id, attempt: 1, end: .finished(.exited(0))),
+            claiming: TestJobs.claimRequest(limit: 1), mayLeaveFlush: true, now: 3)
+        #expect(alone.finished == .done && alone.claimed.isEmpty && alone.unflushed)
+        #expect(store.database.logSyncs == syncs)
+        // The next outcome comes with a claim: flushed before the job starts.
+        let second = try runOne(store, TestJobs.command(["true"]))
+        _ = try store.insert([TestJobs.command(["true"])], now: 4)
+        let withClaim = try store.finishAndClaim(
+            finishing: AttemptEnd(id: second.id, attempt: 1, end: .finished(.exited(0))),
+            claiming: TestJobs.claimRequest(limit: 1), mayLeaveFlush: true, now: 5)
+        #expect(withClaim.claimed.count == 1 && !withClaim.unflushed)
+        #expect(store.database.logSyncs == syncs + 1)
     }
 
     @Test func exitZeroIsDone() throws {

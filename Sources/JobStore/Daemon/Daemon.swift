@@ -63,6 +63,16 @@ public final class Daemon {
     var spoolRetryAt: Int64?
     var draining = false
     var idleTrim = IdleTrim()
+    /// The slot given the last job from `jobq add` (see `acceptJobs`).
+    var lastAssignedSlot = -1
+    /// A worker committed an outcome and left its fsync to us (its `flushRequest` poke): when to
+    /// flush, unless the flush of an add comes first and takes it along. Outcomes are then on
+    /// disk within a few milliseconds, and the flushes of a stream of short jobs added one by one
+    /// are the adds' own, one per job instead of two (the worker's competed with the next add's).
+    var workerFlushDue: Int64?
+    static let workerFlushDelay: Int64 = 2
+    /// The byte a worker pokes the wake-up FIFO with to hand over its flush.
+    public static let flushRequest = UInt8(ascii: "f")
 
     /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the
     /// signals, the wake-up FIFO and the spool. Nothing runs until `run`.
@@ -116,6 +126,10 @@ public final class Daemon {
             let ready = EventWait.wait(for: fds, timeout: [nextTimer(), idleTrim.timeout].compactMap { $0 }.min())
             if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
             let readySockets = Set(socketFDs.indices.filter { ready.contains(3 + slots.count + $0) }.map { socketFDs[$0] })
+            // Read the pokes before the adds are committed: a worker's flush request read now is
+            // for a commit made before the adds' flush, which therefore takes it along.
+            let pokes = ready.contains(1) ? wake.drain() : []
+            if pokes.contains(Self.flushRequest) { workerFlushDue = workerFlushDue ?? WallClock.monotonic() + Self.workerFlushDelay }
             if !readySockets.isEmpty { acceptJobs(readySockets) }
             if ready.contains(0) {
                 for signal in signals.drain() {
@@ -128,8 +142,7 @@ public final class Daemon {
                     }
                 }
             }
-            if ready.contains(1) {
-                wake.drain()
+            if pokes.contains(where: { $0 != Self.flushRequest }) {
                 refreshTimers()
                 wakeWorkers()
             }
@@ -157,7 +170,11 @@ public final class Daemon {
         guard !requests.isEmpty else { return }
         // Idle workers get a job claimed for them in the same transaction: they start it at once,
         // without a commit (and an fsync) of their own between the add and the job's start.
-        let idle = draining ? [] : workers.keys.sorted()
+        // They are offered in turn, starting after the slot that got the last one: a worker whose
+        // job just ended is still writing its outcome (an fsync), and the next job should not wait
+        // for that while another worker is free.
+        let slots = workers.keys.sorted()
+        let idle = draining ? [] : slots.filter { $0 > lastAssignedSlot } + slots.filter { $0 <= lastAssignedSlot }
         let request = ClaimRequest(
             limit: 1, worker: 0, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
         var results: [Result<JobID, Error>]
@@ -166,12 +183,14 @@ public final class Daemon {
             let onlyNew: Bool
             (results, assigned, onlyNew) = try store.insertEach(
                 requests.map(\.spec), assigning: idle, claim: request, now: WallClock.now())
+            if let last = assigned.last { lastAssignedSlot = last }
             // Workers given one of these new jobs start while the commit goes to disk (see
             // insertEach); one given an older job starts after. The adders hear of their jobs
             // only once they are on disk.
             do {
                 if onlyNew { wake(assigned) }
                 try store.flush()
+                workerFlushDue = nil  // Its outcomes were committed before this flush began.
                 if !onlyNew { wake(assigned) }
             } catch {
                 // Committed but maybe not on disk: say exactly that, so nobody adds it twice.
@@ -343,7 +362,7 @@ public final class Daemon {
     /// Milliseconds until the next timer, or nil when there is none.
     private func nextTimer() -> Int64? {
         let due = nextDue.map { max(0, $0 - WallClock.now()) }
-        let monotonicTimers = Array(restartAt.values) + [spoolRetryAt].compactMap { $0 }
+        let monotonicTimers = Array(restartAt.values) + [spoolRetryAt, workerFlushDue].compactMap { $0 }
         let soonest = monotonicTimers.min().map { max(0, $0 - WallClock.monotonic()) }
         return [due, soonest].compactMap { $0 }.min()
     }
@@ -354,6 +373,15 @@ public final class Daemon {
             wakeWorkers()
         }
         let now = WallClock.monotonic()
+        if let due = workerFlushDue, due <= now {
+            do {
+                try store.flush()
+                workerFlushDue = nil
+            } catch {
+                logger.error("cannot flush the workers' outcomes to disk (will retry): \(error)")
+                workerFlushDue = now + 1000
+            }
+        }
         for (slot, time) in restartAt where time <= now {
             restartAt[slot] = nil
             takeOverOrRetry(slot)

@@ -48,3 +48,28 @@ public final class Poke {
         return write(fd, &value, 1) == 1
     }
 }
+
+/// Pokes one FIFO again and again through a descriptor kept open (`Poke.send` opens it each
+/// time: three system calls where one does).
+public final class PokeSender {
+    public let path: String
+    private var fd: Int32 = -1
+
+    public init(path: String) { self.path = path }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Writes `byte`; false when nobody listens or the FIFO is full (never blocks).
+    public func send(_ byte: UInt8) -> Bool {
+        for _ in 0..<2 {
+            if fd < 0 { fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) }
+            guard fd >= 0 else { return false }
+            var value = byte
+            if write(fd, &value, 1) == 1 { return true }
+            // The listener went away (EPIPE) or a new one replaced the FIFO: open it again once.
+            close(fd)
+            fd = -1
+        }
+        return false
+    }
+}

@@ -73,6 +73,8 @@ public final class Supervisor {
     /// The last job's environment in C form: the next job usually has the same (one `add`).
     var lastEnvironment: CStrings?
     let programs = ProgramPaths()
+    /// The daemon's wake-up FIFO, kept open: a worker asks it to flush an outcome (see `settleAndClaim`).
+    let flushRequests: PokeSender
 
     /// Takes over the slot lock (`lockFD`, inherited from the daemon) and the daemon's pipe.
     public init(configuration: Configuration, lockFD: Int32, daemonPipe: Int32) throws {
@@ -84,6 +86,7 @@ public final class Supervisor {
         _ = jq_set_cloexec(daemonPipe)
         _ = jq_set_nonblocking(daemonPipe)
         cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
+        flushRequests = PokeSender(path: configuration.home.wakePath)
         // Never creates it: the daemon did, and a worker starting after its home was deleted
         // must fail rather than leave an empty database behind.
         store = try SQLiteStore(path: configuration.home.databasePath, create: false, cacheKilobytes: 256)
@@ -115,8 +118,12 @@ public final class Supervisor {
             limit: 1, worker: configuration.slot, maxRunning: configuration.workers,
             logDirectory: configuration.home.logsDirectory)
         do {
+            // With a daemon, an outcome that no claim follows is left for it to flush (see
+            // `Daemon.workerFlushDue`); alone, the worker flushes it itself.
             let result = try store.finishAndClaim(
-                finishing: pendingEnd, claiming: request, claimNew: !draining, now: WallClock.now())
+                finishing: pendingEnd, claiming: request, claimNew: !draining, mayLeaveFlush: daemonPipe >= 0,
+                now: WallClock.now())
+            if result.unflushed && !flushRequests.send(Daemon.flushRequest) { try store.flush() }
             if let pendingEnd, let finished = result.finished { logSettled(pendingEnd.id, finished) }
             pendingEnd = nil
             wakePending = false
@@ -283,10 +290,12 @@ public final class Supervisor {
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { break }
-            // The daemon is gone: finish this job, record it, and exit.
+            // The daemon is gone: finish this job, record it, and exit — and flush whatever
+            // outcome was left to it.
             close(daemonPipe)
             daemonPipe = -1
             draining = true
+            do { try store.flush() } catch { logger.error("cannot flush to disk: \(error)") }
             break
         }
         if wake && !draining { wakePending = true }

@@ -112,15 +112,19 @@ extension SQLiteStore {
     /// A worker's step between two jobs, in one transaction (one fsync): record how the last
     /// attempt ended, then take the next job — the one the daemon already claimed for this
     /// worker (see `insertEach(_:assigning:)`), else a newly claimed one.
+    ///
+    /// A claim is flushed before this returns (the job may start then). With `mayLeaveFlush`, an
+    /// outcome with no claim is not: `unflushed` says the caller must see to it (a worker asks
+    /// its daemon, whose next fsync — usually an add's — takes it along).
     public func finishAndClaim(
-        finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true,
+        finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true, mayLeaveFlush: Bool = false,
         now: @autoclosure () -> Int64
-    ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job]) {
+    ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job], unflushed: Bool) {
         // Woken with nothing to record, the worker usually has a job the daemon claimed for it:
         // a read finds it without taking the write lock (which the daemon's next add needs).
         if finishing == nil, let request, request.limit > 0 {
             let assigned = try runningJobs(inSlot: request.worker)
-            if !assigned.isEmpty { return (nil, false, assigned) }
+            if !assigned.isEmpty { return (nil, false, assigned, false) }
         }
         let changesBefore = database.totalChanges
         let r = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
@@ -147,8 +151,9 @@ extension SQLiteStore {
             return (result, unblocks, claimed)
         }
         // Nothing to make durable when nothing was written (no outcome, no claim).
-        if database.totalChanges != changesBefore { try flush() }
-        return r
+        let wrote = database.totalChanges != changesBefore
+        if wrote && (!r.2.isEmpty || !mayLeaveFlush) { try flush() }
+        return (r.0, r.1, r.2, wrote && r.2.isEmpty && mayLeaveFlush)
     }
 
     /// The running jobs that name `slot` as their worker.
