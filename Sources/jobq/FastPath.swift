@@ -43,7 +43,6 @@ enum FastPath {
             let workers = Int(arguments[6]), let killGrace = Int64(arguments[8])
         {
             try WorkerCommand.run(home: Home.resolve(explicit: arguments[2]), slot: slot, workers: workers, killGrace: killGrace)
-            return true
         }
         return false
     }

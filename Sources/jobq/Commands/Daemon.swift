@@ -67,11 +67,13 @@ struct WorkerCommand: ParsableCommand {
     }
 
     /// (Also reached from `FastPath`, which reads the daemon's arguments for a worker directly.)
-    static func run(home: Home, slot: Int, workers: Int, killGrace: Int64) throws {
+    /// Exits with the worker's status itself: the argument parser's exit path builds its help
+    /// machinery first (3 million instructions at every worker's exit).
+    static func run(home: Home, slot: Int, workers: Int, killGrace: Int64) throws -> Never {
         EventLogHandler.bootstrap()
         let supervisor = try Supervisor(
             configuration: Supervisor.Configuration(home: home, slot: slot, workers: workers, killGraceMilliseconds: killGrace),
             lockFD: 3, daemonPipe: 4)
-        throw ExitCode(supervisor.run())
+        Glibc.exit(supervisor.run())
     }
 }
