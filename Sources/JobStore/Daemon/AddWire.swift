@@ -50,30 +50,43 @@ public enum AddWire {
         return Array(writer.message().dropFirst(4))
     }
 
+    /// The job a request describes (nil: not a request of this version). Read field by field
+    /// from the bytes — each value becomes its string once — since the daemon does this for
+    /// every `jobq add`.
     public static func decode(_ payload: [UInt8]) -> JobSpec? {
-        let fields = NulSeparated.decode(payload)
-        guard fields.first == String(UnicodeScalar(Tag.version)) + version else { return nil }
-        var spec = JobSpec(payload: .command([]), cwd: "", environment: [])
-        var argv: [String] = []
-        for field in fields.dropFirst() {
-            guard let tag = field.utf8.first else { return nil }
-            let value = String(field.dropFirst())
-            switch tag {
-            case Tag.cwd: spec.cwd = value
-            case Tag.priority: spec.priority = Int(value) ?? 0
-            case Tag.retries: spec.maxRetries = Int(value) ?? 0
-            case Tag.runAfter: spec.runAfter = Int64(value) ?? 0
-            case Tag.name: spec.name = value
-            case Tag.timeout: spec.timeoutMilliseconds = Int64(value)
-            case Tag.after: guard let id = Int64(value) else { return nil }; spec.after.append(JobID(id))
-            case Tag.argument: argv.append(value)
-            case Tag.environment: spec.environment.append(value)
-            default: return nil
+        payload.withUnsafeBufferPointer { bytes -> JobSpec? in
+            var spec = JobSpec(payload: .command([]), cwd: "", environment: [])
+            var argv: [String] = []
+            var sawVersion = false
+            var start = 0
+            for end in 0..<bytes.count where bytes[end] == 0 {
+                defer { start = end + 1 }
+                guard end > start else { return nil }  // every field has its tag
+                let tag = bytes[start]
+                let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<end]), as: UTF8.self)
+                if !sawVersion {
+                    guard tag == Tag.version, value == version else { return nil }
+                    sawVersion = true
+                    continue
+                }
+                switch tag {
+                case Tag.cwd: spec.cwd = value
+                case Tag.priority: spec.priority = Int(value) ?? 0
+                case Tag.retries: spec.maxRetries = Int(value) ?? 0
+                case Tag.runAfter: spec.runAfter = Int64(value) ?? 0
+                case Tag.name: spec.name = value
+                case Tag.timeout: spec.timeoutMilliseconds = Int64(value)
+                case Tag.after: guard let id = Int64(value) else { return nil }; spec.after.append(JobID(id))
+                case Tag.argument: argv.append(value)
+                case Tag.environment: spec.environment.append(value)
+                default: return nil
+                }
             }
+            // Whole fields only (the last one ends with its NUL), the command and cwd given.
+            guard sawVersion, start == bytes.count, !argv.isEmpty, !spec.cwd.isEmpty else { return nil }
+            spec.payload = .command(argv)
+            return spec
         }
-        guard !argv.isEmpty, !spec.cwd.isEmpty else { return nil }
-        spec.payload = .command(argv)
-        return spec
     }
 
     public static func answer(_ result: Result<JobID, Error>) -> [UInt8] {
