@@ -120,12 +120,6 @@ extension SQLiteStore {
         finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true, mayLeaveFlush: Bool = false,
         now: @autoclosure () -> Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job], unflushed: Bool) {
-        // Woken with nothing to record, the worker usually has a job the daemon claimed for it:
-        // a read finds it without taking the write lock (which the daemon's next add needs).
-        if finishing == nil, let request, request.limit > 0 {
-            let assigned = try runningJobs(inSlot: request.worker)
-            if !assigned.isEmpty { return (nil, false, assigned, false) }
-        }
         let changesBefore = database.totalChanges
         let r = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
             let now = now()  // With the write lock held (see `Store.claim`).
