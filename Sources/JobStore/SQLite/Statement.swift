@@ -79,10 +79,13 @@ public final class Statement {
     }
 
     /// Runs the statement with the given values and maps each row.
-    public func rows<T>(_ values: [SQLValue] = [], _ transform: (Row) throws -> T) throws -> [T] {
+    /// Every row mapped. `expected` reserves room for that many at once (a long result then
+    /// grows in one step instead of doubling — each doubling a copy into freshly faulted pages).
+    public func rows<T>(_ values: [SQLValue] = [], expected: Int = 0, _ transform: (Row) throws -> T) throws -> [T] {
         try bind(values)
         defer { sqlite3_reset(handle) }
         var result: [T] = []
+        if expected > 0 { result.reserveCapacity(expected) }
         let row = Row(statement: self)
         while try step() { result.append(try transform(row)) }
         return result

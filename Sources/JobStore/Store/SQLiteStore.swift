@@ -300,7 +300,11 @@ public final class SQLiteStore: Store {
     public func summaries(state: JobState?, limit: Int?) throws -> [JobSummary] {
         let sql = state.map(SQL.summariesNewestFirst(in:)) ?? SQL.summariesNewestFirst
         do {
-            return try database.statement(sql).rows([.integer(Int64(limit ?? -1))]) { row in
+            // Ids are never reused: the newest one bounds how many rows there can be (after a
+            // `clean`, from far above: so no more than 100,000 are reserved).
+            let newest = Int(try database.statement(SQL.newestID).firstRow([]) { $0.int64(0) } ?? 0)
+            let expected = min(newest, limit ?? newest, 100_000)
+            return try database.statement(sql).rows([.integer(Int64(limit ?? -1))], expected: expected) { row in
                 JobSummary(
                     id: JobID(row.int64(0)), name: row.optionalText(1), priority: row.int(2),
                     state: JobState(firstByte: row.firstByte(3)),

@@ -8,9 +8,14 @@ enum JobPresentation {
     }
 
     static func runtime(startedAt: Int64?, finishedAt: Int64?, running: Bool, now: Int64) -> String {
-        guard let started = startedAt else { return "" }
-        let end = finishedAt ?? (running ? now : started)
-        return DurationParser.format(milliseconds: max(0, end - started))
+        runtimeMilliseconds(startedAt: startedAt, finishedAt: finishedAt, running: running, now: now)
+            .map { DurationParser.format(milliseconds: $0) } ?? ""
+    }
+
+    /// How long it ran (so far, while running); nil before it started.
+    static func runtimeMilliseconds(startedAt: Int64?, finishedAt: Int64?, running: Bool, now: Int64) -> Int64? {
+        guard let started = startedAt else { return nil }
+        return max(0, (finishedAt ?? (running ? now : started)) - started)
     }
 
     static func time(_ milliseconds: Int64?) -> JSON {

@@ -16,10 +16,21 @@ struct ListTable {
         results.reserveCapacity(jobs.count)
         runtimes.reserveCapacity(jobs.count)
         var widths = Self.headers.map(\.utf8.count)
+        // Short jobs share a handful of run times ("1ms", "2ms"…): each is formatted once.
+        var formattedRuntimes: [Int64: String] = [:]
         for job in jobs {
             let result = job.resultSummary
-            let runtime = JobPresentation.runtime(startedAt: job.startedAt, finishedAt: job.finishedAt,
-                                                  running: job.state == .running, now: now)
+            var runtime = ""
+            if let milliseconds = JobPresentation.runtimeMilliseconds(
+                startedAt: job.startedAt, finishedAt: job.finishedAt, running: job.state == .running, now: now)
+            {
+                if let known = formattedRuntimes[milliseconds] {
+                    runtime = known
+                } else {
+                    runtime = DurationParser.format(milliseconds: milliseconds)
+                    if formattedRuntimes.count < 4096 { formattedRuntimes[milliseconds] = runtime }
+                }
+            }
             widths[0] = max(widths[0], digits(job.id.rawValue))
             widths[1] = max(widths[1], job.state.rawValue.utf8.count)
             widths[2] = max(widths[2], job.name?.unicodeScalars.count ?? 1 + digits(job.id.rawValue))
