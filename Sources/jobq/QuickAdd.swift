@@ -123,11 +123,7 @@ enum QuickAdd {
                 append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
             }
             if json { append("{\"ids\":[") }
-            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            withUnsafeMutableBytes(of: &digits) { digits in
-                let length = decimal(id.rawValue, into: digits)
-                append(UnsafeRawBufferPointer(rebasing: digits[(digits.count - length)...]))
-            }
+            withDecimal(id.rawValue) { append($0) }
             append(json ? "]}\n" : "\n")
             writeAll(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count), to: STDOUT_FILENO)
         }

@@ -57,9 +57,9 @@ public enum AddClient {
         }
         var header: UInt32 = 0
         let gotHeader = withUnsafeMutableBytes(of: &header) { receive(fd, into: $0) }
-        guard gotHeader else { return .noAnswer }
-        let length = Int(UInt32(littleEndian: header))
-        guard length < AddWire.maximumMessage, let payload = malloc(max(length, 1)) else { return .noAnswer }
+        guard gotHeader, let length = withUnsafeBytes(of: header, AddWire.length), length < AddWire.maximumMessage,
+            let payload = malloc(max(length, 1))
+        else { return .noAnswer }
         defer { free(payload) }
         let buffer = UnsafeMutableRawBufferPointer(start: payload, count: length)
         guard receive(fd, into: buffer), let answer = AddWire.decodeAnswer(UnsafeRawBufferPointer(buffer)) else {

@@ -128,12 +128,9 @@ public enum AddWire {
 
     /// Length prefix + payload.
     public static func frame(_ payload: [UInt8]) -> [UInt8] {
-        lengthPrefix(payload.count) + payload
-    }
-
-    static func lengthPrefix(_ count: Int) -> [UInt8] {
-        let length = UInt32(count)
+        let length = UInt32(payload.count)
         return [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 24)]
+            + payload
     }
 
     /// The payload length a message starts with (nil: fewer than 4 bytes yet).
@@ -205,11 +202,7 @@ public struct RequestWriter {
 
     /// A number in decimal, as `String(value)` writes it.
     public mutating func field(_ tag: UInt8, _ value: Int64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for "-9223372036854775808"
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            let length = decimal(value, into: buffer)
-            field(tag, UnsafeRawBufferPointer(rebasing: buffer[(buffer.count - length)...]))
-        }
+        withDecimal(value) { field(tag, $0) }
     }
 
     /// The whole message, its length written first. Valid until the next write or `deallocate`.

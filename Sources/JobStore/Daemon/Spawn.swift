@@ -56,10 +56,10 @@ public enum Spawn {
         if rc != 0 && remembered {
             // What was remembered may be gone: look again.
             programs?.forget(program, pathVariable: pathVariable, cwd: cwd)
-            guard case .success(let found) = resolve(program, pathVariable: pathVariable, cwd: cwd) else {
-                return .failed(diagnosis(cwd: cwd) ?? "command not found: \(program) (not in the job's PATH)")
+            switch resolve(program, pathVariable: pathVariable, cwd: cwd) {
+            case .success(let found): path = found
+            case .failure(let failure): return .failed(diagnosis(cwd: cwd) ?? failure.text)
             }
-            path = found
             rc = spawn()
         }
         // The working directory is checked only when something failed (the child's chdir

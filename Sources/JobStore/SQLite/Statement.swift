@@ -78,9 +78,9 @@ public final class Statement {
         while try step() {}
     }
 
-    /// Runs the statement with the given values and maps each row.
-    /// Every row mapped. `expected` reserves room for that many at once (a long result then
-    /// grows in one step instead of doubling — each doubling a copy into freshly faulted pages).
+    /// Runs the statement with the given values and maps each row. `expected` reserves room for
+    /// that many at once (a long result then grows in one step instead of doubling — each
+    /// doubling a copy into freshly faulted pages).
     public func rows<T>(_ values: [SQLValue] = [], expected: Int = 0, _ transform: (Row) throws -> T) throws -> [T] {
         try bind(values)
         defer { sqlite3_reset(handle) }

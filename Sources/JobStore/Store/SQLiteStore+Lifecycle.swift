@@ -121,7 +121,7 @@ extension SQLiteStore {
         now: @autoclosure () -> Int64
     ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job], unflushed: Bool) {
         let changesBefore = database.totalChanges
-        let r = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
+        let (finished, unblocksOthers, claimed) = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
             let now = now()  // With the write lock held (see `Store.claim`).
             var result: FinishResult?
             var unblocks = false
@@ -139,20 +139,20 @@ extension SQLiteStore {
                 // `insertEach`) — never while the worker's own job ran there, which this
                 // transaction just ended: the daemon assigns jobs to free slots only.
                 let ownJobJustEnded = result != nil && result != .notRunning
-                if !ownJobJustEnded { claimed = try runningJobs(inSlot: request.worker) }
+                if !ownJobJustEnded {
+                    claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
+                        try decodeJobWithEnvironment($0)
+                    }
+                }
                 if claimed.isEmpty && claimNew { claimed = try claimInTransaction(request, now: now) }
             }
             return (result, unblocks, claimed)
         }
         // Nothing to make durable when nothing was written (no outcome, no claim).
         let wrote = database.totalChanges != changesBefore
-        if wrote && (!r.2.isEmpty || !mayLeaveFlush) { try flush() }
-        return (r.0, r.1, r.2, wrote && r.2.isEmpty && mayLeaveFlush)
-    }
-
-    /// The running jobs that name `slot` as their worker.
-    func runningJobs(inSlot slot: Int) throws -> [Job] {
-        try database.statement(SQL.runningInSlot).rows([.integer(Int64(slot))]) { try decodeJobWithEnvironment($0) }
+        let leftUnflushed = wrote && claimed.isEmpty && mayLeaveFlush
+        if wrote && !leftUnflushed { try flush() }
+        return (finished, unblocksOthers, claimed, leftUnflushed)
     }
 
     /// How many jobs are running (through the partial index of running jobs).

@@ -28,7 +28,7 @@ public func writeAll(_ text: String, to fd: Int32) {
 
 /// Writes `value` in decimal at the end of `buffer` (at least 20 bytes); returns how many bytes
 /// it took.
-public func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+private func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
     var magnitude = value.magnitude
     var position = buffer.count
     repeat {
@@ -43,11 +43,18 @@ public func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) 
     return buffer.count - position
 }
 
-/// Appends `value` in decimal to `bytes`, as `String(value)` writes it.
-public func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+/// `body` with the bytes of `value` in decimal, as `String(value)` writes them (no string made).
+/// Not generic on purpose: `jobq add`'s quick path calls it, and an unspecialized generic call
+/// from another module costs a metadata lookup by mangled name (~9,000 instructions).
+public func withDecimal(_ value: Int64, _ body: (UnsafeRawBufferPointer) -> Void) {
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for "-9223372036854775808"
     withUnsafeMutableBytes(of: &digits) { buffer in
         let length = decimal(value, into: buffer)
-        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(buffer.count - length)...]))
+        body(UnsafeRawBufferPointer(rebasing: buffer[(buffer.count - length)...]))
     }
+}
+
+/// Appends `value` in decimal to `bytes`, as `String(value)` writes it.
+public func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+    withDecimal(value) { bytes.append(contentsOf: $0) }
 }
