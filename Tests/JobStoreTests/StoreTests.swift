@@ -86,6 +86,53 @@ import TestSupport
         #expect(try store.jobs(state: nil, limit: nil).isEmpty)
     }
 
+    /// `add --stdin`'s insert (shared values bound once, 64 rows a statement) makes the very
+    /// rows that inserting each job on its own makes: same ids in line order, same columns,
+    /// dependencies, across a partial last statement.
+    @Test func bulkInsertMakesTheRowsOfOneByOneInserts() throws {
+        let bulk = try makeStore()
+        let single = try SQLiteStore(path: folder.file("single.db"))
+        let dependency = try bulk.insert([TestJobs.command(["true"])], now: 1)[0]
+        #expect(try single.insert([TestJobs.command(["true"])], now: 1) == [dependency])
+        let template = JobSpec(
+            name: "batch", priority: -2, payload: .command(["/bin/sh", "-c"]), cwd: "/data",
+            environment: ["A=1", "B=two"], timeoutMilliseconds: 5_000, maxRetries: 3, after: [dependency],
+            runAfter: 42)
+        let lines = (0..<(2 * SQLiteStore.jobsPerInsert + 7)).map { "echo \($0) 'é' \"\"" } + [""]
+        let ids = try bulk.insert(template, appendingToCommand: lines, now: 500)
+        var oneByOne: [JobID] = []
+        for line in lines {
+            var spec = template
+            spec.payload = .command(["/bin/sh", "-c", line])
+            oneByOne += try single.insert([spec], now: 500)
+        }
+        #expect(ids == oneByOne)
+        #expect(ids.count == lines.count && ids.first == JobID(2))
+        for id in ids {
+            #expect(try bulk.job(id) == single.job(id), "job \(id)")
+        }
+        #expect(try bulk.job(ids[5])?.payload == .command(["/bin/sh", "-c", lines[5]]))
+        #expect(try bulk.job(ids.last!)?.after == [dependency])
+        // Ordinary inserts go on after it with the next id.
+        #expect(try bulk.insert([TestJobs.command(["x"])], now: 501) == [JobID(Int64(lines.count) + 2)])
+    }
+
+    @Test func bulkInsertAfterAFailedJobFailsThemAllAndAfterAnUnknownOneAddsNothing() throws {
+        let store = try makeStore()
+        let first = try store.insert([TestJobs.command(["false"])], now: 1)[0]
+        let claimed = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
+        _ = try store.finish(first, attempt: claimed[0].attempt, end: .finished(.exited(1)), now: 3)
+        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [first]), appendingToCommand: ["a", "b"], now: 4)
+        for id in ids {
+            let job = try #require(try store.job(id))
+            #expect(job.state == .failed && job.reason == .dependency && job.finishedAt == 4)
+        }
+        #expect(throws: StoreError.self) {
+            try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [JobID(999)]), appendingToCommand: ["c"], now: 5)
+        }
+        #expect(try store.jobs(state: nil, limit: nil).count == 3)
+    }
+
     @Test func jobAfterAFailedJobFailsAtOnce() throws {
         let store = try makeStore()
         let first = try store.insert([TestJobs.command(["false"])], now: 1)[0]

@@ -80,6 +80,11 @@ import TestSupport
         let tooLong = JobQProcess.run(["add", "--stdin"], home: home, stdin: "echo " + atLimit + "\n")
         #expect(tooLong.status == 1)
         #expect(tooLong.stderr.contains("the limit is \(JobLimits.maximumStringBytes)"))
+        // Among short lines (the bulk insert, which checks only the longest): all refused.
+        let oneTooLong = JobQProcess.run(
+            ["add", "--stdin"], home: home, stdin: "echo a\necho " + atLimit + "\necho b\n")
+        #expect(oneTooLong.status == 1)
+        #expect(oneTooLong.stderr.contains("the limit is \(JobLimits.maximumStringBytes)"))
         let chunk = String(atLimit.prefix(100_000))
         let tooMuch = JobQProcess.run(["add", "--", "echo"] + Array(repeating: chunk, count: 11), home: home)
         #expect(tooMuch.status == 1)

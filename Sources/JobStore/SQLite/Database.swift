@@ -16,6 +16,9 @@ public final class Database {
     private let busyState = UnsafeMutablePointer<jobq_busy_state>.allocate(capacity: 1)
     private var statements: [String: Statement] = [:]
 
+    /// SQLite's process-wide settings, made once before the first connection opens.
+    private static let configured: Int32 = jobq_sqlite_configure()
+
     /// How long a statement waits for another connection's lock before giving up.
     public static let busyTimeoutMilliseconds: Int32 = 30_000
 
@@ -27,6 +30,7 @@ public final class Database {
         } else {
             flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         }
+        _ = Self.configured
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {

@@ -58,6 +58,36 @@ public final class Statement {
         guard rc == SQLITE_OK else { throw database.error(code: rc, sql: sql) }
     }
 
+    /// Runs the statement once more with the slices `ranges` of `bytes` bound, in place and
+    /// without a copy, as blobs to the parameters from `firstIndex` on (SQLite reads them only
+    /// while it runs, and the bindings are dropped before the bytes could go away). Every
+    /// other value stays bound as it was.
+    public func executeAgain(borrowing bytes: [UInt8], ranges: [Range<Int>], from firstIndex: Int32) throws(SQLiteError) {
+        var failure: SQLiteError?
+        bytes.withUnsafeBytes { raw in
+            var rc = SQLITE_OK
+            for (offset, range) in ranges.enumerated() where rc == SQLITE_OK {
+                rc = sqlite3_bind_blob64(
+                    handle, firstIndex + Int32(offset), raw.baseAddress.map { $0 + range.lowerBound } ?? UnsafeRawPointer(bitPattern: 1),
+                    UInt64(range.count), nil)
+            }
+            if rc == SQLITE_OK {
+                repeat { rc = sqlite3_step(handle) } while rc == SQLITE_ROW
+            }
+            if rc != SQLITE_DONE { failure = database.error(code: rc, sql: sql) }
+            sqlite3_reset(handle)
+            for offset in ranges.indices { sqlite3_bind_null(handle, firstIndex + Int32(offset)) }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Runs the statement to completion with the values bound now, ignoring any rows. The
+    /// values stay bound: running it again changes only those bound in between.
+    public func executeAgain() throws(SQLiteError) {
+        defer { sqlite3_reset(handle) }
+        while try step() {}
+    }
+
     /// Advances to the next row: true while there is one, false when done.
     @discardableResult
     public func step() throws(SQLiteError) -> Bool {

@@ -12,11 +12,33 @@ enum SQL {
     static let insertEnvironment = "INSERT INTO environments (digest, vars) VALUES (?1, ?2)"
     static let environment = "SELECT vars FROM environments WHERE id = ?1"
 
-    static let insertJob = """
-        INSERT INTO jobs (name, priority, state, reason, kind, argv, script, message, seconds, cwd, env_id,
-                          source, source_key, timeout_ms, max_retries, run_after, enqueued_at, finished_at, error)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+    /// The columns `insertJob` and `insertJobs` write, in the order of their values.
+    private static let insertedJobColumns = """
+        name, priority, state, reason, kind, argv, script, message, seconds, cwd, env_id,
+        source, source_key, timeout_ms, max_retries, run_after, enqueued_at, finished_at, error
         """
+    private static let insertedJobValueCount = 19
+    static let insertJob = """
+        INSERT INTO jobs (\(insertedJobColumns))
+        VALUES (\((1...insertedJobValueCount).map { "?\($0)" }.joined(separator: ", ")))
+        """
+    /// `insertJob`'s `argv`.
+    private static let insertJobArgvParameter: Int32 = 6
+    /// `count` jobs in one statement: `insertJob`'s values shared by all (bound as for
+    /// `insertJob`), but each job's argv its own, in `?20…`, in the order the ids are given.
+    /// (One statement for many rows opens its cursors and checks its indexes' pages once: a
+    /// third of an insert's cost.)
+    static func insertJobs(count: Int) -> String {
+        let values = (1...insertedJobValueCount).map {
+            Int32($0) == insertJobArgvParameter ? "line.column1" : "?\($0)"
+        }
+        let argvs = (0..<count).map { "(?\(firstInsertJobsArgvParameter + Int32($0)))" }
+        return """
+            INSERT INTO jobs (\(insertedJobColumns))
+            SELECT \(values.joined(separator: ", ")) FROM (VALUES \(argvs.joined(separator: ", "))) AS line
+            """
+    }
+    static let firstInsertJobsArgvParameter = Int32(insertedJobValueCount + 1)
     static let insertDependency = "INSERT INTO job_deps (job_id, after_id) VALUES (?1, ?2)"
     static let jobState = "SELECT state FROM jobs WHERE id = ?1"
     static let jobBySourceKey = "SELECT \(jobColumns) FROM jobs WHERE source_key = ?1"

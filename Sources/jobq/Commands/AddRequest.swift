@@ -18,26 +18,16 @@ struct AddRequest {
     func run(now: Int64) throws {
         let cwd = currentDirectory()
         let environment = ProcessEnvironment.entries()
-        let specs: [JobSpec]
+        let ids: [JobID]
         switch what {
         case .standardInput:
-            specs = try readStandardInput().map {
-                options.spec(payload: .command(["/bin/sh", "-c", $0]), cwd: cwd, environment: environment)
-            }
-            if specs.isEmpty { throw CommandFailure("standard input held no commands; nothing was added") }
+            let lines = try readStandardInput()
+            if lines.isEmpty { throw CommandFailure("standard input held no commands; nothing was added") }
+            ids = try addShellCommands(lines, cwd: cwd, environment: environment, now: now)
         case .command(let argv):
-            specs = [options.spec(payload: .command(argv), cwd: cwd, environment: environment)]
+            ids = try add([options.spec(payload: .command(argv), cwd: cwd, environment: environment)], now: now)
         case .taskFiles(let files):
-            specs = try files.map { try taskFileSpec($0, cwd: cwd, environment: environment, now: now) }
-        }
-        try JobLimits.check(specs)
-        let ids: [JobID]
-        if specs.count == 1, case .added(let id) = try AddClient.add(specs[0], home: home) {
-            // The daemon committed it (and knows about it).
-            ids = [id]
-        } else {
-            ids = try SQLiteStore(home: home).insert(specs, now: now)
-            DaemonControl.poke(home)
+            ids = try add(files.map { try taskFileSpec($0, cwd: cwd, environment: environment, now: now) }, now: now)
         }
         var terminal = Terminal()
         if json {
@@ -46,6 +36,35 @@ struct AddRequest {
             for id in ids { terminal.print(String(id.rawValue)) }
         }
         terminal.flush()
+    }
+
+    private func add(_ specs: [JobSpec], now: Int64) throws -> [JobID] {
+        try JobLimits.check(specs)
+        if specs.count == 1, case .added(let id) = try AddClient.add(specs[0], home: home) {
+            // The daemon committed it (and knows about it).
+            return [id]
+        }
+        let ids = try SQLiteStore(home: home).insert(specs, now: now)
+        DaemonControl.poke(home)
+        return ids
+    }
+
+    /// One job per line, each `/bin/sh -c LINE`. Many go straight to the database in one
+    /// transaction that binds what they share once.
+    private func addShellCommands(_ lines: [String], cwd: String, environment: [String], now: Int64) throws -> [JobID] {
+        let shell = ["/bin/sh", "-c"]
+        guard lines.count > 1 else {
+            return try add([options.spec(payload: .command(shell + lines), cwd: cwd, environment: environment)], now: now)
+        }
+        let template = options.spec(payload: .command(shell), cwd: cwd, environment: environment)
+        // The limits grow with a line's length: the longest line passing means all do.
+        let longest = lines.max { $0.utf8.count < $1.utf8.count }!
+        var longestJob = template
+        longestJob.payload = .command(shell + [longest])
+        try JobLimits.check(longestJob)
+        let ids = try SQLiteStore(home: home).insert(template, appendingToCommand: lines, now: now)
+        DaemonControl.poke(home)
+        return ids
     }
 
     private func taskFileSpec(_ path: String, cwd: String, environment: [String], now: Int64) throws -> JobSpec {
@@ -68,10 +87,18 @@ struct AddRequest {
             bytes.append(contentsOf: chunk[0..<n])
         }
         if bytes.contains(0) { throw CommandFailure("standard input contains a NUL byte; nothing was added") }
-        return bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            let text = String(decoding: line, as: UTF8.self)
-            let trimmed = text.drop(while: { $0 == " " || $0 == "\t" })
-            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : text
+        // By bytes, not Characters: this runs once per line of a 100,000-line add.
+        var lines: [String] = []
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            var first = start
+            while first < end && (bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t")) { first += 1 }
+            if first < end && bytes[first] != UInt8(ascii: "#") {
+                lines.append(String(decoding: bytes[start..<end], as: UTF8.self))
+            }
+            start = end + 1
         }
+        return lines
     }
 }
