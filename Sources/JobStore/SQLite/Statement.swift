@@ -81,13 +81,6 @@ public final class Statement {
         if let failure { throw failure }
     }
 
-    /// Runs the statement to completion with the values bound now, ignoring any rows. The
-    /// values stay bound: running it again changes only those bound in between.
-    public func executeAgain() throws(SQLiteError) {
-        defer { sqlite3_reset(handle) }
-        while try step() {}
-    }
-
     /// Advances to the next row: true while there is one, false when done.
     @discardableResult
     public func step() throws(SQLiteError) -> Bool {

@@ -17,13 +17,17 @@ enum SQL {
         name, priority, state, reason, kind, argv, script, message, seconds, cwd, env_id,
         source, source_key, timeout_ms, max_retries, run_after, enqueued_at, finished_at, error
         """
-    private static let insertedJobValueCount = 19
+    private static let insertedJobColumnNames = insertedJobColumns.split(separator: ",").map {
+        String($0.filter { !$0.isWhitespace })
+    }
+    private static let insertedJobValueCount = insertedJobColumnNames.count
     static let insertJob = """
         INSERT INTO jobs (\(insertedJobColumns))
         VALUES (\((1...insertedJobValueCount).map { "?\($0)" }.joined(separator: ", ")))
         """
     /// `insertJob`'s `argv`.
-    private static let insertJobArgvParameter: Int32 = 6
+    private static let insertJobArgvParameter = Int32(insertedJobColumnNames.firstIndex(of: "argv")! + 1)
+    static let firstInsertJobsArgvParameter = Int32(insertedJobValueCount + 1)
     /// `count` jobs in one statement: `insertJob`'s values shared by all (bound as for
     /// `insertJob`), but each job's argv its own, in `?20…`, in the order the ids are given.
     /// (One statement for many rows opens its cursors and checks its indexes' pages once: a
@@ -38,7 +42,6 @@ enum SQL {
             SELECT \(values.joined(separator: ", ")) FROM (VALUES \(argvs.joined(separator: ", "))) AS line
             """
     }
-    static let firstInsertJobsArgvParameter = Int32(insertedJobValueCount + 1)
     static let insertDependency = "INSERT INTO job_deps (job_id, after_id) VALUES (?1, ?2)"
     static let jobState = "SELECT state FROM jobs WHERE id = ?1"
     static let jobBySourceKey = "SELECT \(jobColumns) FROM jobs WHERE source_key = ?1"

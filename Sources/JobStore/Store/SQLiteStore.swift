@@ -102,8 +102,9 @@ public final class SQLiteStore: Store {
         return try write {
             let environmentID = try environmentRow(for: template.environment)
             let shared = NulSeparated.encode(words)
+            let values = try jobValues(template, environmentID: environmentID, now: now)
             let fullInsert = try database.statement(SQL.insertJobs(count: Self.jobsPerInsert))
-            try bindJob(template, environmentID: environmentID, now: now, to: fullInsert)
+            try fullInsert.bind(values)
             var argvs: [UInt8] = []
             var ranges: [Range<Int>] = []
             var ids: [JobID] = []
@@ -113,7 +114,7 @@ public final class SQLiteStore: Store {
                 var insert = fullInsert
                 if chunk.count < Self.jobsPerInsert {
                     insert = try database.statement(SQL.insertJobs(count: chunk.count))
-                    try bindJob(template, environmentID: environmentID, now: now, to: insert)
+                    try insert.bind(values)
                 }
                 argvs.removeAll(keepingCapacity: true)
                 ranges.removeAll(keepingCapacity: true)
@@ -217,16 +218,14 @@ public final class SQLiteStore: Store {
     }
 
     private func insertJob(_ spec: JobSpec, environmentID: Int64, now: Int64) throws -> JobID {
-        let insert = try database.statement(SQL.insertJob)
-        try bindJob(spec, environmentID: environmentID, now: now, to: insert)
-        try insert.executeAgain()
+        try database.statement(SQL.insertJob).execute(try jobValues(spec, environmentID: environmentID, now: now))
         let id = JobID(database.lastInsertRowID)
         try insertDependencies(of: id, spec.after)
         return id
     }
 
-    /// Binds all of `SQL.insertJob`'s values for `spec`.
-    private func bindJob(_ spec: JobSpec, environmentID: Int64, now: Int64, to insert: Statement) throws {
+    /// `SQL.insertJob`'s values for `spec`.
+    private func jobValues(_ spec: JobSpec, environmentID: Int64, now: Int64) throws -> [SQLValue] {
         // A job whose dependency already failed for good fails at once: it can never run.
         var failedDependency: JobID?
         for dependency in spec.after {
@@ -245,7 +244,7 @@ public final class SQLiteStore: Store {
             message = .text(text)
             seconds = .real(duration)
         }
-        try insert.bind([
+        return [
             spec.name.map(SQLValue.text) ?? .null, .integer(Int64(spec.priority)),
             .text(failedDependency == nil ? JobState.queued.rawValue : JobState.failed.rawValue),
             failedDependency == nil ? .null : .text(FailureReason.dependency.rawValue),
@@ -254,7 +253,7 @@ public final class SQLiteStore: Store {
             spec.timeoutMilliseconds.map(SQLValue.integer) ?? .null, .integer(Int64(spec.maxRetries)),
             .integer(spec.runAfter), .integer(now), failedDependency == nil ? .null : .integer(now),
             failedDependency.map { .text("job \($0), which it runs after, failed") } ?? .null,
-        ])
+        ]
     }
 
     private func insertDependencies(of id: JobID, _ after: [JobID]) throws {

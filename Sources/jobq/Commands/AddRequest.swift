@@ -56,12 +56,10 @@ struct AddRequest {
         guard lines.count > 1 else {
             return try add([options.spec(payload: .command(shell + lines), cwd: cwd, environment: environment)], now: now)
         }
-        let template = options.spec(payload: .command(shell), cwd: cwd, environment: environment)
         // The limits grow with a line's length: the longest line passing means all do.
         let longest = lines.max { $0.utf8.count < $1.utf8.count }!
-        var longestJob = template
-        longestJob.payload = .command(shell + [longest])
-        try JobLimits.check(longestJob)
+        try JobLimits.check(options.spec(payload: .command(shell + [longest]), cwd: cwd, environment: environment))
+        let template = options.spec(payload: .command(shell), cwd: cwd, environment: environment)
         let ids = try SQLiteStore(home: home).insert(template, appendingToCommand: lines, now: now)
         DaemonControl.poke(home)
         return ids
