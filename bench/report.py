@@ -314,7 +314,9 @@ def build(run):
     t = Table(w, "W4 — resident memory of the queue's own processes", "MiB",
               "tsp's server in the same state",
               "Sum of VmRSS (and of PSS, from /proc/PID/smaps_rollup) over jobq's daemon and its worker "
-              "processes (not the jobs), and over tsp's server process. *idle*: a fresh daemon/server. "
+              "processes (not the jobs), and over tsp's server process, read 1.5 s after the last event (jobq "
+              "gives memory back after a quiet second: freed heap, and the code pages the work mapped). "
+              "*idle*: a fresh daemon/server. "
               "*queued*: after W1's enqueue loop (gates excluded). *history*: after N finished `true` jobs "
               "(jobq: one `add --stdin`; tsp: one client per job, `TS_MAXFINISHED=20000`).")
     m = lambda tool, metric: run.per_round(w, tool, metric, 1 / MIB)
@@ -330,6 +332,10 @@ def build(run):
         t.tool_row(f"jobq: growth from W1's queued jobs ({K})", delta, None, ("<=", 2.0),
                    target_name=f"W4 jobq growth from queued jobs {K}")
         t.tool_row(f"jobq after the finished history ({K})", hist, run.ratio(hist, t_hist))
+        busy = m("jobq", f"history_busy_{kind}_kib")
+        if busy:
+            t.tool_row(f"jobq just as the history finished, before its idle trim ({K}; information only)", busy,
+                       run.ratio(busy, t_hist))
         growth = run.diff(hist, idle)
         t.tool_row(f"jobq: growth from the history ({K})", growth, None, ("<=", 1.0),
                    target_name=f"W4 jobq growth from history {K}")

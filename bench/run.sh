@@ -234,6 +234,12 @@ mem_of() {
     read -r MEM_RSS MEM_PSS MEM_N <<<"$out"
 }
 
+# W4 reads memory "idle": this long after the last event. jobq's daemon and workers give
+# memory back one second after things go quiet (freed heap, and the code pages the work
+# mapped); tsp's server gets the same pause.
+IDLE_SETTLE_S=1.5
+settle_idle() { sleep "$IDLE_SETTLE_S"; }
+
 # ---------------------------------------------------------------------------------------------
 # jobq: a daemon with 2 workers in its own home.
 
@@ -272,6 +278,11 @@ jobq_gates() { # DIR — two gate jobs, both running
 jobq_mem() { # daemon + its worker processes (not the jobs: those are the workers' children)
     local workers
     workers=$(jobq_worker_pids)
+    # At once (MEM_BUSY_*: what the last piece of work left mapped), then idle (MEM_*).
+    # shellcheck disable=SC2086
+    mem_of "$JQ_PID" $workers
+    MEM_BUSY_RSS=$MEM_RSS MEM_BUSY_PSS=$MEM_PSS
+    settle_idle
     # shellcheck disable=SC2086
     mem_of "$JQ_PID" $workers
     ((MEM_N == SLOTS + 1)) || log "warning: jobq: found $MEM_N of $((SLOTS + 1)) daemon processes"
@@ -452,6 +463,7 @@ w1_tsp() {
     LAST=$(ms_each "$n" "$t0" "$t1")
     record "$r" w1 tsp ms_per_enqueue "$LAST"
     record "$r" w1 tsp count "$n"
+    settle_idle
     mem_of "$TSP_PID"
     record "$r" w4 tsp queued_rss_kib "$MEM_RSS"
     record "$r" w4 tsp queued_pss_kib "$MEM_PSS"
@@ -638,6 +650,8 @@ hist_jobq() { # ROUND DIR — leaves the daemon up for the list timing
     "$JOBQ" --home "$JQ_HOME" add --stdin <"$SCRATCH/true-$N_HIST.txt" >/dev/null
     jobq_wait_all
     jobq_mem
+    record "$r" w4 jobq history_busy_rss_kib "$MEM_BUSY_RSS"
+    record "$r" w4 jobq history_busy_pss_kib "$MEM_BUSY_PSS"
     record "$r" w4 jobq history_rss_kib "$MEM_RSS"
     record "$r" w4 jobq history_pss_kib "$MEM_PSS"
     HIST_JQ_HOME=$JQ_HOME HIST_JQ_PID=$JQ_PID
@@ -646,6 +660,7 @@ hist_jobq() { # ROUND DIR — leaves the daemon up for the list timing
 hist_tsp() { # ROUND DIR — leaves the server up for the list timing
     local r=$1 d=$2
     tsp_start "$d"
+    settle_idle
     mem_of "$TSP_PID"
     record "$r" w4 tsp idle_rss_kib "$MEM_RSS"
     record "$r" w4 tsp idle_pss_kib "$MEM_PSS"
@@ -655,6 +670,7 @@ hist_tsp() { # ROUND DIR — leaves the server up for the list timing
     TSP_NEXT_ID=$((TSP_NEXT_ID + N_HIST))
     tsp_wait_all
     check_tsp_idle
+    settle_idle
     mem_of "$TSP_PID"
     record "$r" w4 tsp history_rss_kib "$MEM_RSS"
     record "$r" w4 tsp history_pss_kib "$MEM_PSS"

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
+#include <link.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +49,25 @@ void jq_malloc_keep_freed(int bytes) {
     mallopt(M_TRIM_THRESHOLD, bytes);
     mallopt(M_MMAP_THRESHOLD, bytes);
 }
+
+/* Only the executable's read-only segments (code, constants): they are never written, so
+ * dropping their pages loses nothing — the next use maps them again from the page cache.
+ * A writable segment's pages may hold this process's own changes and are left alone. */
+static int release_read_only_segments(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    (void)data;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_LOAD || (segment->p_flags & PF_W)) continue;
+        uintptr_t start = (info->dlpi_addr + segment->p_vaddr) & ~(page - 1);
+        uintptr_t end = (info->dlpi_addr + segment->p_vaddr + segment->p_memsz + page - 1) & ~(page - 1);
+        madvise((void *)start, end - start, MADV_DONTNEED);
+    }
+    return 1; /* the first object listed is the executable itself */
+}
+
+void jq_release_code_pages(void) { dl_iterate_phdr(release_read_only_segments, NULL); }
 
 /* The kernel's own sigaction layout (x86_64 and aarch64), for raw rt_sigaction calls. */
 struct kernel_sigaction {
