@@ -99,7 +99,7 @@ import TestSupport
             environment: ["A=1", "B=two"], timeoutMilliseconds: 5_000, maxRetries: 3, after: [dependency],
             runAfter: 42)
         let lines = (0..<(2 * SQLiteStore.jobsPerInsert + 7)).map { "echo \($0) 'é' \"\"" } + [""]
-        let ids = try bulk.insert(template, appendingToCommand: lines, now: 500)
+        let ids = try bulk.insert(template, appendingToCommand: WordList(lines), now: 500)
         var oneByOne: [JobID] = []
         for line in lines {
             var spec = template
@@ -117,18 +117,37 @@ import TestSupport
         #expect(try bulk.insert([TestJobs.command(["x"])], now: 501) == [JobID(Int64(lines.count) + 2)])
     }
 
+    /// The bulk insert checks the table's CHECK constraints on its first statement only (the
+    /// other rows differ in argv alone): a template that breaks one adds nothing, and the
+    /// connection checks every statement again afterwards.
+    @Test func bulkInsertIsCheckedAndLeavesTheChecksOn() throws {
+        let store = try makeStore()
+        var broken = TestJobs.command(["/bin/sh", "-c"])
+        broken.timeoutMilliseconds = 0  // CHECK (timeout_ms > 0)
+        let lines = WordList((0..<(3 * SQLiteStore.jobsPerInsert)).map { "echo \($0)" })
+        #expect(throws: StoreError.self) { try store.insert(broken, appendingToCommand: lines, now: 1) }
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == 0)
+        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: lines, now: 2)
+        #expect(ids.count == lines.count)
+        // The same connection enforces them again, in its cached statements too.
+        #expect(throws: StoreError.self) { try store.insert([broken], now: 3) }
+        #expect(throws: SQLiteError.self) { try store.database.execute("UPDATE jobs SET state = 'lost' WHERE id = 1") }
+        #expect(throws: StoreError.self) { try store.insert(broken, appendingToCommand: lines, now: 4) }
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == Int64(lines.count))
+    }
+
     @Test func bulkInsertAfterAFailedJobFailsThemAllAndAfterAnUnknownOneAddsNothing() throws {
         let store = try makeStore()
         let first = try store.insert([TestJobs.command(["false"])], now: 1)[0]
         let claimed = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
         _ = try store.finish(first, attempt: claimed[0].attempt, end: .finished(.exited(1)), now: 3)
-        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [first]), appendingToCommand: ["a", "b"], now: 4)
+        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [first]), appendingToCommand: WordList(["a", "b"]), now: 4)
         for id in ids {
             let job = try #require(try store.job(id))
             #expect(job.state == .failed && job.reason == .dependency && job.finishedAt == 4)
         }
         #expect(throws: StoreError.self) {
-            try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [JobID(999)]), appendingToCommand: ["c"], now: 5)
+            try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [JobID(999)]), appendingToCommand: WordList(["c"]), now: 5)
         }
         #expect(try store.jobs(state: nil, limit: nil).count == 3)
     }

@@ -111,6 +111,15 @@ public final class Database {
         return try write(body)
     }
 
+    /// Whether statements prepared from now on enforce the tables' CHECK constraints (`PRAGMA
+    /// ignore_check_constraints`). Changing it makes SQLite prepare every statement of this
+    /// connection again before its next run, under the setting of that moment: a statement
+    /// prepared without them gets them back once they are on again — never the other way.
+    /// For rows that are known to pass, as those of a bulk insert after its first statement.
+    public func checkConstraints(_ on: Bool) throws(SQLiteError) {
+        try execute(on ? "PRAGMA ignore_check_constraints = OFF" : "PRAGMA ignore_check_constraints = ON")
+    }
+
     /// fdatasync of the write-ahead log: what a `synchronous = FULL` commit does, for commits
     /// made with `writeWithoutFlush`. (Any descriptor of a file flushes that file.)
     public func syncLog() throws(SQLiteError) {

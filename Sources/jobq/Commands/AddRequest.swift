@@ -33,7 +33,7 @@ struct AddRequest {
         if json {
             terminal.print(JSON.object([("ids", .array(ids.map { .int($0.rawValue) }))]).serialized(pretty: false))
         } else {
-            for id in ids { terminal.print(String(id.rawValue)) }
+            for id in ids { terminal.print(id.rawValue) }
         }
         terminal.flush()
     }
@@ -51,13 +51,13 @@ struct AddRequest {
 
     /// One job per line, each `/bin/sh -c LINE`. Many go straight to the database in one
     /// transaction that binds what they share once.
-    private func addShellCommands(_ lines: [String], cwd: String, environment: [String], now: Int64) throws -> [JobID] {
+    private func addShellCommands(_ lines: WordList, cwd: String, environment: [String], now: Int64) throws -> [JobID] {
         let shell = ["/bin/sh", "-c"]
         guard lines.count > 1 else {
-            return try add([options.spec(payload: .command(shell + lines), cwd: cwd, environment: environment)], now: now)
+            return try add([options.spec(payload: .command(shell + [lines[0]]), cwd: cwd, environment: environment)], now: now)
         }
         // The limits grow with a line's length: the longest line passing means all do.
-        let longest = lines.max { $0.utf8.count < $1.utf8.count }!
+        let longest = lines[lines.longestIndex!]
         try JobLimits.check(options.spec(payload: .command(shell + [longest]), cwd: cwd, environment: environment))
         let template = options.spec(payload: .command(shell), cwd: cwd, environment: environment)
         let ids = try SQLiteStore(home: home).insert(template, appendingToCommand: lines, now: now)
@@ -73,8 +73,8 @@ struct AddRequest {
         return merged.spec(payload: file.payload, cwd: cwd, environment: environment, source: Home.absolute(path))
     }
 
-    /// Non-blank lines of stdin, except comments (`#…`).
-    private func readStandardInput() throws -> [String] {
+    /// Non-blank lines of stdin, except comments (`#…`), as they are (invalid UTF-8 repaired).
+    private func readStandardInput() throws -> WordList {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -84,18 +84,25 @@ struct AddRequest {
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
-        if bytes.contains(0) { throw CommandFailure("standard input contains a NUL byte; nothing was added") }
+        if bytes.withUnsafeBytes({ $0.baseAddress.map { memchr($0, 0, bytes.count) } ?? nil }) != nil {
+            throw CommandFailure("standard input contains a NUL byte; nothing was added")
+        }
+        // Repaired as a whole, as String(decoding:) would repair each line: no invalid sequence
+        // spans a newline (an ASCII byte ends it).
+        if String(validating: bytes, as: UTF8.self) == nil { bytes = Array(String(decoding: bytes, as: UTF8.self).utf8) }
         // By bytes, not Characters: this runs once per line of a 100,000-line add.
-        var lines: [String] = []
-        var start = 0
-        while start < bytes.count {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            var first = start
-            while first < end && (bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t")) { first += 1 }
-            if first < end && bytes[first] != UInt8(ascii: "#") {
-                lines.append(String(decoding: bytes[start..<end], as: UTF8.self))
+        var lines = WordList()
+        bytes.withUnsafeBufferPointer { text in
+            guard let base = text.baseAddress else { return }
+            var start = 0
+            while start < text.count {
+                let newline = memchr(base + start, Int32(UInt8(ascii: "\n")), text.count - start)
+                let end = newline.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? text.count
+                var first = start
+                while first < end && (text[first] == UInt8(ascii: " ") || text[first] == UInt8(ascii: "\t")) { first += 1 }
+                if first < end && text[first] != UInt8(ascii: "#") { lines.append(UnsafeBufferPointer(rebasing: text[start..<end])) }
+                start = end + 1
             }
-            start = end + 1
         }
         return lines
     }
