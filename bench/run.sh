@@ -246,10 +246,8 @@ settle_idle() { sleep "$IDLE_SETTLE_S"; }
 jobq_start() { # HOME
     JQ_HOME=$1
     mkdir -p "$(dirname "$JQ_HOME")"
-    # Create the home's database first, alone: jobq (at the time of writing) can fail with
-    # "database is locked" (PRAGMA journal_mode = WAL) or "a SQLite database that jobq did not
-    # create" when two of its processes open a brand-new home at once, as the daemon and the
-    # readiness poll below would. See bench/README.md, "Workarounds in the harness".
+    # Create the home's database first, alone (see bench/README.md, "Workarounds in the
+    # harness": needed before commit 623bcfd, kept because it costs nothing).
     "$JOBQ" --home "$JQ_HOME" status >/dev/null
     "$JOBQ" --home "$JQ_HOME" daemon --workers "$SLOTS" 2>"$JQ_HOME.log" &
     JQ_PID=$!

@@ -50,19 +50,35 @@ void jq_malloc_keep_freed(int bytes) {
     mallopt(M_MMAP_THRESHOLD, bytes);
 }
 
-/* Only the executable's read-only segments (code, constants): they are never written, so
- * dropping their pages loses nothing — the next use maps them again from the page cache.
- * A writable segment's pages may hold this process's own changes and are left alone. */
+/* Only the executable's segments that hold exactly the file's bytes, and nothing the process
+ * wrote: read-only (RELRO, written once at start, sits in a writable segment), no zero-filled
+ * tail (p_memsz > p_filesz), and no text relocations in the object (which patch code after it
+ * is mapped). Dropping such a page loses nothing: the next use maps the file's page again.
+ * Rounded inwards, so that a page shared with a neighbouring writable segment is kept. (A
+ * debugger's breakpoints live in private copies of code pages, and are dropped with them.) */
+static int has_text_relocations(const struct dl_phdr_info *info) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+        const ElfW(Dyn) *entry = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        for (; entry->d_tag != DT_NULL; entry++) {
+            if (entry->d_tag == DT_TEXTREL) return 1;
+            if (entry->d_tag == DT_FLAGS && (entry->d_un.d_val & DF_TEXTREL)) return 1;
+        }
+    }
+    return 0;
+}
+
 static int release_read_only_segments(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     (void)data;
+    if (has_text_relocations(info)) return 1;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
-        if (segment->p_type != PT_LOAD || (segment->p_flags & PF_W)) continue;
-        uintptr_t start = (info->dlpi_addr + segment->p_vaddr) & ~(page - 1);
-        uintptr_t end = (info->dlpi_addr + segment->p_vaddr + segment->p_memsz + page - 1) & ~(page - 1);
-        madvise((void *)start, end - start, MADV_DONTNEED);
+        if (segment->p_type != PT_LOAD || (segment->p_flags & PF_W) || segment->p_memsz != segment->p_filesz) continue;
+        uintptr_t start = (info->dlpi_addr + segment->p_vaddr + page - 1) & ~(page - 1);
+        uintptr_t end = (info->dlpi_addr + segment->p_vaddr + segment->p_memsz) & ~(page - 1);
+        if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
     }
     return 1; /* the first object listed is the executable itself */
 }

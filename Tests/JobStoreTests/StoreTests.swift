@@ -119,21 +119,51 @@ import TestSupport
 
     /// The bulk insert checks the table's CHECK constraints on its first statement only (the
     /// other rows differ in argv alone): a template that breaks one adds nothing, and the
-    /// connection checks every statement again afterwards.
+    /// connection checks every statement again afterwards, its cached ones too.
     @Test func bulkInsertIsCheckedAndLeavesTheChecksOn() throws {
         let store = try makeStore()
+        _ = try store.insert([TestJobs.command(["true"])], now: 1)  // caches the one-job insert
         var broken = TestJobs.command(["/bin/sh", "-c"])
         broken.timeoutMilliseconds = 0  // CHECK (timeout_ms > 0)
         let lines = WordList((0..<(3 * SQLiteStore.jobsPerInsert)).map { "echo \($0)" })
-        #expect(throws: StoreError.self) { try store.insert(broken, appendingToCommand: lines, now: 1) }
-        #expect(try store.database.integer("SELECT count(*) FROM jobs") == 0)
-        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: lines, now: 2)
+        #expect(throws: StoreError.self) { try store.insert(broken, appendingToCommand: lines, now: 2) }
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == 1)
+        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: lines, now: 3)
         #expect(ids.count == lines.count)
-        // The same connection enforces them again, in its cached statements too.
-        #expect(throws: StoreError.self) { try store.insert([broken], now: 3) }
+        #expect(throws: StoreError.self) { try store.insert([broken], now: 4) }
         #expect(throws: SQLiteError.self) { try store.database.execute("UPDATE jobs SET state = 'lost' WHERE id = 1") }
-        #expect(throws: StoreError.self) { try store.insert(broken, appendingToCommand: lines, now: 4) }
-        #expect(try store.database.integer("SELECT count(*) FROM jobs") == Int64(lines.count))
+        #expect(throws: StoreError.self) { try store.insert(broken, appendingToCommand: lines, now: 5) }
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == Int64(lines.count) + 1)
+    }
+
+    /// A bulk insert that fails after its first statement, while the checks are off, adds
+    /// nothing and leaves them on.
+    @Test func aBulkInsertFailingUncheckedLeavesTheChecksOn() throws {
+        let store = try makeStore()
+        try store.database.execute("""
+            CREATE TEMP TRIGGER refuse_row_100 BEFORE INSERT ON jobs
+            WHEN instr(NEW.argv, x'6563686f20393900') > 0  -- "echo 99" and its NUL
+            BEGIN SELECT RAISE(ABORT, 'row 100 refused'); END
+            """)
+        let lines = WordList((0..<(3 * SQLiteStore.jobsPerInsert)).map { "echo \($0)" })
+        #expect(throws: StoreError.self) {
+            try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: lines, now: 1)
+        }
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == 0)
+        var broken = TestJobs.command(["true"])
+        broken.maxRetries = -1  // CHECK (max_retries >= 0)
+        #expect(throws: StoreError.self) { try store.insert([broken], now: 2) }
+        #expect(try store.database.integer("SELECT count(*) FROM jobs") == 0)
+    }
+
+    /// The bulk insert skips the CHECKs after its first statement because the only one that
+    /// reads argv is its NOT NULL-ness: a new CHECK on argv must revisit `insert(_:appendingToCommand:)`.
+    @Test func theOnlyCheckOnArgvIsThatCommandsHaveOne() throws {
+        let store = try makeStore()
+        let table = try #require(try store.database.text("SELECT sql FROM sqlite_schema WHERE name = 'jobs'"))
+        let mentions = table.split(separator: "\n").map { String($0.drop { $0 == " " }) }
+            .filter { $0.contains("argv") && !$0.hasPrefix("--") }
+        #expect(mentions == ["argv        BLOB,", "CHECK ((kind = 'command') = (argv IS NOT NULL)),"])
     }
 
     @Test func bulkInsertAfterAFailedJobFailsThemAllAndAfterAnUnknownOneAddsNothing() throws {
@@ -141,13 +171,15 @@ import TestSupport
         let first = try store.insert([TestJobs.command(["false"])], now: 1)[0]
         let claimed = try store.claim(TestJobs.claimRequest(limit: 1), now: 2)
         _ = try store.finish(first, attempt: claimed[0].attempt, end: .finished(.exited(1)), now: 3)
-        let ids = try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [first]), appendingToCommand: WordList(["a", "b"]), now: 4)
+        let after = TestJobs.command(["/bin/sh", "-c"], after: [first])
+        let ids = try store.insert(after, appendingToCommand: WordList(["a", "b"]), now: 4)
         for id in ids {
             let job = try #require(try store.job(id))
             #expect(job.state == .failed && job.reason == .dependency && job.finishedAt == 4)
         }
         #expect(throws: StoreError.self) {
-            try store.insert(TestJobs.command(["/bin/sh", "-c"], after: [JobID(999)]), appendingToCommand: WordList(["c"]), now: 5)
+            let afterUnknown = TestJobs.command(["/bin/sh", "-c"], after: [JobID(999)])
+            _ = try store.insert(afterUnknown, appendingToCommand: WordList(["c"]), now: 5)
         }
         #expect(try store.jobs(state: nil, limit: nil).count == 3)
     }

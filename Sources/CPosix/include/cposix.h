@@ -34,10 +34,11 @@ void jq_malloc_keep_freed(int bytes);
 /// Gives freed heap memory back to the kernel now (malloc_trim): for a process about to sit idle.
 void jq_malloc_release_free(void);
 
-/// Unmaps the pages of the executable's code and constants from this process (madvise
-/// MADV_DONTNEED on its read-only segments): for a process about to sit idle, which then keeps
-/// only the pages it goes on to use. They stay in the page cache, so using them again costs a
-/// minor page fault per 64 KiB or so, not a read from disk.
+/// Drops this process's copies of the pages of the executable's code and constants (madvise
+/// MADV_DONTNEED on the segments that hold only the file's bytes; the mappings stay): for a
+/// process about to sit idle, which then keeps only the pages it goes on to use. Using one
+/// again maps it back from the page cache (a minor fault per ~64 KiB), or reads it from disk if
+/// memory pressure evicted it meanwhile.
 void jq_release_code_pages(void);
 
 int jq_wifexited(int status);

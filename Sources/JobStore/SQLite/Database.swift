@@ -111,13 +111,20 @@ public final class Database {
         return try write(body)
     }
 
-    /// Whether statements prepared from now on enforce the tables' CHECK constraints (`PRAGMA
-    /// ignore_check_constraints`). Changing it makes SQLite prepare every statement of this
-    /// connection again before its next run, under the setting of that moment: a statement
-    /// prepared without them gets them back once they are on again — never the other way.
-    /// For rows that are known to pass, as those of a bulk insert after its first statement.
-    public func checkConstraints(_ on: Bool) throws(SQLiteError) {
-        try execute(on ? "PRAGMA ignore_check_constraints = OFF" : "PRAGMA ignore_check_constraints = ON")
+    /// Runs `body` with the tables' CHECK constraints off (`PRAGMA ignore_check_constraints`),
+    /// for rows known to pass them, such as those of a bulk insert after its first statement.
+    /// SQLite reads the setting when it prepares a statement, and changing it makes every
+    /// statement of this connection be prepared again before its next run: inside `body`, any
+    /// statement skips the checks; after it, every one enforces them again.
+    public func withoutCheckConstraints<T>(_ body: () throws -> T) throws -> T {
+        defer {
+            // A connection left without its checks would go on writing unchecked rows: better stop.
+            do { try execute("PRAGMA ignore_check_constraints = OFF") } catch {
+                fatalError("cannot turn the CHECK constraints of \(path) back on: \(error)")
+            }
+        }
+        try execute("PRAGMA ignore_check_constraints = ON")
+        return try body()
     }
 
     /// fdatasync of the write-ahead log: what a `synchronous = FULL` commit does, for commits

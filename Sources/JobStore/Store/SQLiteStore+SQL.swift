@@ -32,9 +32,7 @@ enum SQL {
     /// `insertJob`), but each job's argv its own, in `?20…`, in the order the ids are given.
     /// (One statement for many rows opens its cursors and checks its indexes' pages once: a
     /// third of an insert's cost.)
-    /// `checked: false` names the statement that `Database.checkConstraints(false)` prepares
-    /// without the CHECK constraints (its own text, so that the two are cached apart).
-    static func insertJobs(count: Int, checked: Bool = true) -> String {
+    static func insertJobs(count: Int) -> String {
         let values = (1...insertedJobValueCount).map {
             Int32($0) == insertJobArgvParameter ? "line.column1" : "?\($0)"
         }
@@ -42,7 +40,7 @@ enum SQL {
         return """
             INSERT INTO jobs (\(insertedJobColumns))
             SELECT \(values.joined(separator: ", ")) FROM (VALUES \(argvs.joined(separator: ", "))) AS line
-            """ + (checked ? "" : " -- rows like those of a checked statement")
+            """
     }
     static let insertDependency = "INSERT INTO job_deps (job_id, after_id) VALUES (?1, ?2)"
     static let jobState = "SELECT state FROM jobs WHERE id = ?1"

@@ -103,50 +103,56 @@ public final class SQLiteStore: Store {
             let environmentID = try environmentRow(for: template.environment)
             let shared = NulSeparated.encode(words)
             let values = try jobValues(template, environmentID: environmentID, now: now)
-            // The rows differ only in argv, which is never NULL: if the first statement's rows pass
-            // the table's CHECK constraints, every row does, and the statements after it skip
-            // them: 12.4k -> 10.2k instructions a row (callgrind, 20,000 lines).
-            var uncheckedAfterFirst = false
-            defer { if uncheckedAfterFirst { try? database.checkConstraints(true) } }
-            var statement: (count: Int, checked: Bool, insert: Statement)?
-            var argvs: [UInt8] = []
-            var ranges: [Range<Int>] = []
-            var ids: [JobID] = []
+            // One statement per chunk size (all full but the last), its shared values bound once.
+            var prepared: (count: Int, statement: Statement)?
+            func insert(_ range: Range<Int>) throws -> [JobID] {
+                if prepared?.count != range.count {
+                    let statement = try database.statement(SQL.insertJobs(count: range.count))
+                    try statement.bind(values)
+                    prepared = (range.count, statement)
+                }
+                return try insertChunk(lastWords, range, shared: shared, with: prepared!.statement)
+            }
+            var ids = try insert(0..<min(Self.jobsPerInsert, lastWords.count))
             ids.reserveCapacity(lastWords.count)
-            for start in stride(from: 0, to: lastWords.count, by: Self.jobsPerInsert) {
-                let chunk = lastWords.ranges[start..<min(start + Self.jobsPerInsert, lastWords.count)]
-                let checked = start == 0
-                if !checked && !uncheckedAfterFirst {
-                    try database.checkConstraints(false)
-                    uncheckedAfterFirst = true
-                }
-                if statement?.count != chunk.count || statement?.checked != checked {
-                    let insert = try database.statement(SQL.insertJobs(count: chunk.count, checked: checked))
-                    try insert.bind(values)
-                    statement = (chunk.count, checked, insert)
-                }
-                let insert = statement!.insert
-                argvs.removeAll(keepingCapacity: true)
-                ranges.removeAll(keepingCapacity: true)
-                for word in chunk {
-                    let first = argvs.count
-                    argvs.append(contentsOf: shared)
-                    argvs.append(contentsOf: lastWords.bytes[word])
-                    argvs.append(0)
-                    ranges.append(first..<argvs.count)
-                }
-                try insert.executeAgain(borrowing: argvs, ranges: ranges, from: SQL.firstInsertJobsArgvParameter)
-                // The rows took consecutive ids, in order: this transaction holds the write lock,
-                // and a new row's id is one more than the largest.
-                let last = database.lastInsertRowID
-                precondition(database.changes == chunk.count, "a multi-row insert inserted \(database.changes) of \(chunk.count) rows")
-                for id in (last - Int64(chunk.count) + 1)...last {
-                    ids.append(JobID(id))
-                    try insertDependencies(of: JobID(id), template.after)
+            if lastWords.count > Self.jobsPerInsert {
+                // The rows differ only in argv, which is never NULL: the first statement's rows
+                // passed the table's CHECK constraints, so every row does, and the statements
+                // after it skip them: 12.4k -> 10.2k instructions a row (callgrind, 20,000 lines).
+                try database.withoutCheckConstraints {
+                    for start in stride(from: Self.jobsPerInsert, to: lastWords.count, by: Self.jobsPerInsert) {
+                        ids += try insert(start..<min(start + Self.jobsPerInsert, lastWords.count))
+                    }
                 }
             }
+            for id in ids { try insertDependencies(of: id, template.after) }
             return ids
         }
+    }
+
+    /// One statement of the bulk `insert` (`insert`, its shared values bound): the jobs of
+    /// `lastWords[range]`, whose argvs are `shared` and their word.
+    private func insertChunk(
+        _ lastWords: WordList, _ range: Range<Int>, shared: [UInt8], with insert: Statement
+    ) throws -> [JobID] {
+        var argvs: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        argvs.reserveCapacity(range.count * (shared.count + 128))
+        ranges.reserveCapacity(range.count)
+        for word in lastWords.ranges[range] {
+            let first = argvs.count
+            argvs.append(contentsOf: shared)
+            argvs.append(contentsOf: lastWords.bytes[word])
+            argvs.append(0)
+            ranges.append(first..<argvs.count)
+        }
+        try insert.executeAgain(borrowing: argvs, ranges: ranges, from: SQL.firstInsertJobsArgvParameter)
+        // The rows took consecutive ids, in order: this transaction holds the write lock, and a
+        // new row's id is one more than the largest.
+        let last = database.lastInsertRowID
+        precondition(
+            database.changes == range.count, "a multi-row insert inserted \(database.changes) of \(range.count) rows")
+        return ((last - Int64(range.count) + 1)...last).map { JobID($0) }
     }
 
     /// The rows of one statement of the bulk `insert`: beyond about 50, each more saves little.

@@ -54,7 +54,8 @@ struct AddRequest {
     private func addShellCommands(_ lines: WordList, cwd: String, environment: [String], now: Int64) throws -> [JobID] {
         let shell = ["/bin/sh", "-c"]
         guard lines.count > 1 else {
-            return try add([options.spec(payload: .command(shell + [lines[0]]), cwd: cwd, environment: environment)], now: now)
+            let spec = options.spec(payload: .command(shell + [lines[0]]), cwd: cwd, environment: environment)
+            return try add([spec], now: now)
         }
         // The limits grow with a line's length: the longest line passing means all do.
         let longest = lines[lines.longestIndex!]
@@ -73,7 +74,7 @@ struct AddRequest {
         return merged.spec(payload: file.payload, cwd: cwd, environment: environment, source: Home.absolute(path))
     }
 
-    /// Non-blank lines of stdin, except comments (`#…`), as they are (invalid UTF-8 repaired).
+    /// Non-blank lines of stdin, except comments (`#…`): see `WordList(lines:)`.
     private func readStandardInput() throws -> WordList {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -84,26 +85,10 @@ struct AddRequest {
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
-        if bytes.withUnsafeBytes({ $0.baseAddress.map { memchr($0, 0, bytes.count) } ?? nil }) != nil {
+        let nul = bytes.withUnsafeBytes { buffer in buffer.baseAddress.flatMap { memchr($0, 0, buffer.count) } }
+        if nul != nil {
             throw CommandFailure("standard input contains a NUL byte; nothing was added")
         }
-        // Repaired as a whole, as String(decoding:) would repair each line: no invalid sequence
-        // spans a newline (an ASCII byte ends it).
-        if String(validating: bytes, as: UTF8.self) == nil { bytes = Array(String(decoding: bytes, as: UTF8.self).utf8) }
-        // By bytes, not Characters: this runs once per line of a 100,000-line add.
-        var lines = WordList()
-        bytes.withUnsafeBufferPointer { text in
-            guard let base = text.baseAddress else { return }
-            var start = 0
-            while start < text.count {
-                let newline = memchr(base + start, Int32(UInt8(ascii: "\n")), text.count - start)
-                let end = newline.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? text.count
-                var first = start
-                while first < end && (text[first] == UInt8(ascii: " ") || text[first] == UInt8(ascii: "\t")) { first += 1 }
-                if first < end && text[first] != UInt8(ascii: "#") { lines.append(UnsafeBufferPointer(rebasing: text[start..<end])) }
-                start = end + 1
-            }
-        }
-        return lines
+        return WordList(lines: bytes)
     }
 }
