@@ -872,6 +872,9 @@ main() {
     python3 "$BENCH/report.py" --raw "$RAW" --meta "$META" --out "$OUT"
     if ((CHART)); then
         python3 "$BENCH/chart.py" "$OUT/results.json" "$OUT/chart.png"
+    else
+        # An older run's chart next to these results would show that run's numbers.
+        rm -f "$OUT/chart.png"
     fi
     log "wrote $OUT/results.md, $OUT/results.json$( ((CHART)) && echo ", $OUT/chart.png")"
 }
