@@ -3,7 +3,7 @@ import Glibc
 /// Many short byte strings kept in one buffer: the lines of `jobq add --stdin`, each the last
 /// word of its job's command. A 100,000-line add then costs two arrays, not 100,000 Strings
 /// to make, to encode again into argv blobs, and to free.
-public struct WordList: Sendable, Equatable {
+public struct WordList: Sendable {
     private(set) var bytes: [UInt8] = []
     private(set) var ranges: [Range<Int>] = []
 

@@ -9,20 +9,22 @@ struct Terminal {
 
     mutating func print(_ text: String) {
         buffer.append(contentsOf: text.utf8)
-        buffer.append(UInt8(ascii: "\n"))
-        if buffer.count > 1 << 16 { flush() }
+        endLine()
     }
 
     /// A number on a line of its own (the ids `add` prints, up to 100,000 at a time).
     mutating func print(_ value: Int64) {
         appendDecimal(value, to: &buffer)
-        buffer.append(UInt8(ascii: "\n"))
-        if buffer.count > 1 << 16 { flush() }
+        endLine()
     }
 
     /// A line given as bytes.
     mutating func print(bytes: [UInt8]) {
         buffer.append(contentsOf: bytes)
+        endLine()
+    }
+
+    private mutating func endLine() {
         buffer.append(UInt8(ascii: "\n"))
         if buffer.count > 1 << 16 { flush() }
     }
