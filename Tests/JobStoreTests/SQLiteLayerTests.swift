@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 import Testing
 import TestSupport
 
@@ -82,5 +83,50 @@ import TestSupport
         try a.statement("COMMIT").execute()
         try b.write { try b.statement("INSERT INTO t VALUES (1)").execute() }
         #expect(try a.integer("SELECT count(*) FROM t") == 1)
+    }
+    /// A writer kept waiting by another's write lock waits in jobq's busy handler, which cuts its
+    /// thread's timer slack from the kernel's default 50 µs to 1 µs (so a 20 µs pause is not
+    /// stretched to 70 µs). Run on a new thread: earlier tests may have cut this one's already.
+    @Test func busyWaitCutsTheTimerSlack() throws {
+        let path = folder.file("t.db")
+        let a = try Database(path: path)
+        try a.execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
+        try a.statement("BEGIN IMMEDIATE").execute()
+        defer { _ = try? a.statement("ROLLBACK").execute() }
+        let outcome = OnNewThread.run { () -> (before: Int32, busy: Bool, after: Int32) in
+            let before = timerSlack()
+            guard let b = try? Database(path: path) else { return (before, false, 0) }
+            let state = UnsafeMutablePointer<jobq_busy_state>.allocate(capacity: 1)
+            defer { state.deallocate() }
+            state.initialize(to: jobq_busy_state())
+            _ = jobq_sqlite_set_busy_handler(b.handle, state, 5)  // a short timeout: it gives up
+            var busy = false
+            do { try b.write {} } catch let error as SQLiteError { busy = error.isBusy } catch {}
+            return (before, busy, timerSlack())
+        }
+        #expect(outcome.before == 50_000)
+        #expect(outcome.busy)
+        #expect(outcome.after == 1_000)
+    }
+}
+
+/// This thread's timer slack in nanoseconds.
+private func timerSlack() -> Int32 { jobq_timer_slack_ns() }
+
+/// Runs `body` on a thread of its own and waits for its result.
+private enum OnNewThread {
+    final class Box<T>: @unchecked Sendable { var value: T? }
+
+    static func run<T>(_ body: @escaping () -> T) -> T {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let work = body
+        let thread = Thread {
+            box.value = work()
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return box.value!
     }
 }
