@@ -36,6 +36,15 @@ static inline int64_t jobq_sqlite_now_us(void) {
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+// The calling thread's timer slack in nanoseconds: set, and read (for tests).
+static inline void jobq_set_timer_slack_ns(unsigned long nanoseconds) {
+    prctl(PR_SET_TIMERSLACK, nanoseconds, 0UL, 0UL, 0UL);
+}
+
+static inline int jobq_timer_slack_ns(void) {
+    return (int)prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
+}
+
 struct jobq_busy_state { int64_t timeout_us; int64_t started_us; int slack_set; };
 
 static inline int jobq_sqlite_busy(void *context, int count) {
@@ -44,7 +53,7 @@ static inline int jobq_sqlite_busy(void *context, int count) {
     if (count == 0) state->started_us = now;
     if (now - state->started_us >= state->timeout_us) return 0;
     if (!state->slack_set) {
-        prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+        jobq_set_timer_slack_ns(1000);
         state->slack_set = 1;
     }
     int64_t pause = 20LL << (count < 7 ? count : 7);
@@ -52,11 +61,6 @@ static inline int jobq_sqlite_busy(void *context, int count) {
     struct timespec sleep = { 0, (long)(pause * 1000) };
     nanosleep(&sleep, 0);
     return 1;
-}
-
-// The calling thread's timer slack in nanoseconds (what the handler above sets; for tests).
-static inline int jobq_timer_slack_ns(void) {
-    return (int)prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
 }
 
 /// Installs the handler above; `state` must live as long as the connection.
