@@ -18,11 +18,14 @@ struct ListTable {
         var widths = Self.headers.map(\.utf8.count)
         // Short jobs share a handful of run times ("1ms", "2ms"…): each is formatted once.
         var formattedRuntimes: [Int64: String] = [:]
-        for job in jobs {
-            let result = job.resultSummary
+        // By index, reading fields in place: `for job in jobs` copied each summary (and retained
+        // its name and payload) once per pass.
+        for index in jobs.indices {
+            let result = jobs[index].resultSummary
             var runtime = ""
             if let milliseconds = JobPresentation.runtimeMilliseconds(
-                startedAt: job.startedAt, finishedAt: job.finishedAt, running: job.state == .running, now: now)
+                startedAt: jobs[index].startedAt, finishedAt: jobs[index].finishedAt,
+                running: jobs[index].state == .running, now: now)
             {
                 if let known = formattedRuntimes[milliseconds] {
                     runtime = known
@@ -31,10 +34,11 @@ struct ListTable {
                     if formattedRuntimes.count < 4096 { formattedRuntimes[milliseconds] = runtime }
                 }
             }
-            widths[0] = max(widths[0], digits(job.id.rawValue))
-            widths[1] = max(widths[1], job.state.rawValue.utf8.count)
-            widths[2] = max(widths[2], job.name?.unicodeScalars.count ?? 1 + digits(job.id.rawValue))
-            widths[3] = max(widths[3], digits(Int64(job.priority)))
+            let id = jobs[index].id.rawValue
+            widths[0] = max(widths[0], digits(id))
+            widths[1] = max(widths[1], jobs[index].state.rawValue.utf8.count)
+            widths[2] = max(widths[2], jobs[index].name?.unicodeScalars.count ?? 1 + digits(id))
+            widths[3] = max(widths[3], digits(Int64(jobs[index].priority)))
             widths[4] = max(widths[4], result.utf8.count)
             widths[5] = max(widths[5], 19)
             widths[6] = max(widths[6], runtime.utf8.count)
@@ -68,25 +72,27 @@ struct ListTable {
         emit(&line, to: &terminal, width: width)
         var lastSecond: Int64 = .min
         var lastTime = ""
-        for (index, job) in jobs.enumerated() {
-            cell(number: job.id.rawValue, column: 0)
-            cell(job.state.rawValue, column: 1)
-            if let name = job.name {
+        for index in jobs.indices {
+            let id = jobs[index].id.rawValue
+            cell(number: id, column: 0)
+            cell(jobs[index].state.rawValue, column: 1)
+            if let name = jobs[index].name {
                 cell(name, column: 2, ascii: false)
             } else {
-                cell(number: job.id.rawValue, prefix: UInt8(ascii: "#"), column: 2)  // displayName: `#ID`
+                cell(number: id, prefix: UInt8(ascii: "#"), column: 2)  // displayName: `#ID`
             }
-            cell(number: Int64(job.priority), column: 3)
+            cell(number: Int64(jobs[index].priority), column: 3)
             cell(results[index], column: 4)
             // Jobs added together share their second: format each second once.
-            let second = job.enqueuedAt / 1000
+            let enqueuedAt = jobs[index].enqueuedAt
+            let second = enqueuedAt / 1000
             if second != lastSecond {
                 lastSecond = second
-                lastTime = TimeParser.formatLocal(milliseconds: job.enqueuedAt)
+                lastTime = TimeParser.formatLocal(milliseconds: enqueuedAt)
             }
             cell(lastTime, column: 5)
             cell(runtimes[index], column: 6)
-            job.appendCommandSummary(to: &line)
+            jobs[index].appendCommandSummary(to: &line)
             emit(&line, to: &terminal, width: width)
         }
     }
