@@ -35,10 +35,10 @@ struct ListTable {
                 }
             }
             let id = jobs[index].id.rawValue
-            widths[0] = max(widths[0], digits(id))
+            widths[0] = max(widths[0], Self.digits(id))
             widths[1] = max(widths[1], jobs[index].state.rawValue.utf8.count)
-            widths[2] = max(widths[2], jobs[index].name?.unicodeScalars.count ?? 1 + digits(id))
-            widths[3] = max(widths[3], digits(Int64(jobs[index].priority)))
+            widths[2] = max(widths[2], jobs[index].name?.unicodeScalars.count ?? 1 + Self.digits(id))
+            widths[3] = max(widths[3], Self.digits(Int64(jobs[index].priority)))
             widths[4] = max(widths[4], result.utf8.count)
             widths[5] = max(widths[5], 19)
             widths[6] = max(widths[6], runtime.utf8.count)
@@ -47,42 +47,24 @@ struct ListTable {
         }
         // Every cell is copied in as bytes (no string per number, no per-byte append): this
         // runs 10,000 times for a 10,000-job history.
-        var line: [UInt8] = []
-        line.reserveCapacity(256)
-        func pad(_ used: Int, column: Int) {
-            for _ in 0..<max(0, widths[column] - used + 2) { line.append(UInt8(ascii: " ")) }
-        }
-        func append(_ text: String) {
-            if text.utf8.withContiguousStorageIfAvailable({ line.append(contentsOf: $0) }) == nil { line += text.utf8 }
-        }
-        // Cells of digits and keywords are ASCII: their width is their byte count. Only a name
-        // may hold other characters, and is measured in scalars.
-        func cell(_ text: String, column: Int, ascii: Bool = true) {
-            append(text)
-            pad(ascii ? text.utf8.count : text.unicodeScalars.count, column: column)
-        }
-        func cell(number: Int64, prefix: UInt8? = nil, column: Int) {
-            if let prefix { line.append(prefix) }
-            appendDecimal(number, to: &line)
-            pad(digits(number) + (prefix == nil ? 0 : 1), column: column)
-        }
+        var line = Line(widths: widths)
         for (index, header) in Self.headers.enumerated() {
-            if index == Self.headers.count - 1 { append(header) } else { cell(header, column: index) }
+            if index == Self.headers.count - 1 { line.append(header) } else { line.cell(header, column: index) }
         }
-        emit(&line, to: &terminal, width: width)
+        emit(&line.bytes, to: &terminal, width: width)
         var lastSecond: Int64 = .min
         var lastTime = ""
         for index in jobs.indices {
             let id = jobs[index].id.rawValue
-            cell(number: id, column: 0)
-            cell(jobs[index].state.rawValue, column: 1)
+            line.cell(number: id, column: 0)
+            line.cell(jobs[index].state.rawValue, column: 1)
             if let name = jobs[index].name {
-                cell(name, column: 2, ascii: false)
+                line.cell(name, column: 2, ascii: false)
             } else {
-                cell(number: id, prefix: UInt8(ascii: "#"), column: 2)  // displayName: `#ID`
+                line.cell(number: id, prefix: UInt8(ascii: "#"), column: 2)  // displayName: `#ID`
             }
-            cell(number: Int64(jobs[index].priority), column: 3)
-            cell(results[index], column: 4)
+            line.cell(number: Int64(jobs[index].priority), column: 3)
+            line.cell(results[index], column: 4)
             // Jobs added together share their second: format each second once.
             let enqueuedAt = jobs[index].enqueuedAt
             let second = enqueuedAt / 1000
@@ -90,10 +72,44 @@ struct ListTable {
                 lastSecond = second
                 lastTime = TimeParser.formatLocal(milliseconds: enqueuedAt)
             }
-            cell(lastTime, column: 5)
-            cell(runtimes[index], column: 6)
-            jobs[index].appendCommandSummary(to: &line)
-            emit(&line, to: &terminal, width: width)
+            line.cell(lastTime, column: 5)
+            line.cell(runtimes[index], column: 6)
+            jobs[index].appendCommandSummary(to: &line.bytes)
+            emit(&line.bytes, to: &terminal, width: width)
+        }
+    }
+
+    /// One line of the table being built, its cells padded to the column widths. (A struct and
+    /// not nested functions over a local array: a captured variable is checked for exclusive
+    /// access at run time on every use, which cost the list ~5 % of its instructions.)
+    private struct Line {
+        let widths: [Int]
+        var bytes: [UInt8] = []
+
+        init(widths: [Int]) {
+            self.widths = widths
+            bytes.reserveCapacity(256)
+        }
+
+        mutating func append(_ text: String) {
+            if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil { bytes += text.utf8 }
+        }
+
+        /// Cells of digits and keywords are ASCII: their width is their byte count. Only a name
+        /// may hold other characters, and is measured in scalars.
+        mutating func cell(_ text: String, column: Int, ascii: Bool = true) {
+            append(text)
+            pad(ascii ? text.utf8.count : text.unicodeScalars.count, column: column)
+        }
+
+        mutating func cell(number: Int64, prefix: UInt8? = nil, column: Int) {
+            if let prefix { bytes.append(prefix) }
+            appendDecimal(number, to: &bytes)
+            pad(ListTable.digits(number) + (prefix == nil ? 0 : 1), column: column)
+        }
+
+        private mutating func pad(_ used: Int, column: Int) {
+            for _ in 0..<max(0, widths[column] - used + 2) { bytes.append(UInt8(ascii: " ")) }
         }
     }
 
@@ -109,7 +125,7 @@ struct ListTable {
     }
 
     /// Characters of `value` in decimal (with its minus sign).
-    private func digits(_ value: Int64) -> Int {
+    private static func digits(_ value: Int64) -> Int {
         var count = value < 0 ? 2 : 1
         var rest = value.magnitude / 10
         while rest > 0 {
