@@ -23,9 +23,9 @@ static inline int jobq_sqlite_defensive(sqlite3 *db) {
 // fraction of a millisecond would each wait tens of milliseconds. This one sleeps 20 µs,
 // doubling up to 2 ms, until `timeout_ms` has passed in all. The kernel stretches a sleep by
 // the thread's timer slack, 50 µs by default, which would make the first pause 70 µs or more:
-// the first time a connection waits here, its thread's slack is cut to 1 µs. (The other
-// worker holds the write lock for well under 100 µs in a drain, where the two take turns at
-// it once every few jobs.)
+// the first time a connection waits here, its thread's slack is cut to 1 µs. (In a drain the
+// two workers collide on the write lock about one job in six, and each holds it for well
+// under 100 µs.)
 #include <time.h>
 #include <stdint.h>
 #include <sys/prctl.h>

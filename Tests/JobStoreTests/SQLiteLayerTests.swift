@@ -84,10 +84,12 @@ import TestSupport
         try b.write { try b.statement("INSERT INTO t VALUES (1)").execute() }
         #expect(try a.integer("SELECT count(*) FROM t") == 1)
     }
+
     /// A writer kept waiting by another's write lock waits in jobq's busy handler, which cuts its
     /// thread's timer slack from the kernel's default 50 µs to 1 µs (so a 20 µs pause is not
-    /// stretched to 70 µs). On a thread of its own, set to the default first: a thread inherits
-    /// its creator's slack, which an earlier test may have cut already.
+    /// stretched to 70 µs). On a thread of its own, so that no other test's thread is changed,
+    /// with the default set first: a thread inherits its creator's slack, which an earlier test
+    /// may have cut already.
     @Test func busyWaitCutsTheTimerSlack() throws {
         let path = folder.file("t.db")
         let a = try Database(path: path)
@@ -96,7 +98,7 @@ import TestSupport
         defer { _ = try? a.statement("ROLLBACK").execute() }
         let outcome = OnNewThread.run { () -> (before: Int32, busy: Bool, after: Int32) in
             jobq_set_timer_slack_ns(50_000)
-            let before = timerSlack()
+            let before = jobq_timer_slack_ns()
             guard let b = try? Database(path: path) else { return (before, false, 0) }
             let state = UnsafeMutablePointer<jobq_busy_state>.allocate(capacity: 1)
             defer { state.deallocate() }
@@ -104,16 +106,13 @@ import TestSupport
             _ = jobq_sqlite_set_busy_handler(b.handle, state, 5)  // a short timeout: it gives up
             var busy = false
             do { try b.write {} } catch let error as SQLiteError { busy = error.isBusy } catch {}
-            return (before, busy, timerSlack())
+            return (before, busy, jobq_timer_slack_ns())
         }
         #expect(outcome.before == 50_000)
         #expect(outcome.busy)
         #expect(outcome.after == 1_000)
     }
 }
-
-/// This thread's timer slack in nanoseconds.
-private func timerSlack() -> Int32 { jobq_timer_slack_ns() }
 
 /// Runs `body` on a thread of its own and waits for its result.
 private enum OnNewThread {
