@@ -73,6 +73,28 @@ import TestSupport
         #expect(try store.job(id)?.payload == .script("#!/bin/sh\necho first half\necho second half\n"))
     }
 
+    /// `open(O_CREAT)` shows a new file before its opener holds it for writing, so an empty new
+    /// file may be one whose writer has not started yet (`echo … > x.task`): it is left alone
+    /// for 2 s, and only an empty file older than that is rejected.
+    @Test func aNewEmptyFileWaitsBeforeItIsRejected() throws {
+        let test = DaemonTestCase("spoolempty")
+        let store = try SQLiteStore(home: Home(path: test.home))
+        let ingestor = try SpoolIngestor(directory: spool(test), store: store, environment: [])
+        let path = spool(test) + "/empty.task"
+        close(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600))
+        #expect(ingestor.ingest("empty.task") == .busy)
+        #expect(try store.jobs(state: nil, limit: nil).isEmpty)
+        let old = timespec(tv_sec: time(nil) - 3, tv_nsec: 0)
+        var times = [old, old]
+        utimensat(AT_FDCWD, path, &times, 0)
+        guard case .rejected(let id) = ingestor.ingest("empty.task") else {
+            Issue.record("an empty file 3 s old was not rejected")
+            return
+        }
+        #expect(try store.job(id)?.error?.contains("empty.task: is empty") == true)
+        #expect(access(spool(test) + "/rejected/empty.task", F_OK) == 0)
+    }
+
     @Test func symlinksFIFOsAndFoldersAreRejectedAndKept() throws {
         let test = DaemonTestCase("spoolodd")
         try #require(test.daemon.start(["--workers", "1"]))

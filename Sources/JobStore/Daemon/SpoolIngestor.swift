@@ -104,9 +104,13 @@ public final class SpoolIngestor {
         // are not supported (NFS, leases switched off), a file untouched for 2 s counts as done.
         let lease = jq_set_lease(fd, F_RDLCK)
         if lease == EAGAIN { return .busy }
-        if lease != 0 && WallClock.now() - (Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000) < 2000 {
-            return .busy
-        }
+        let young = WallClock.now() - (Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000) < 2000
+        if lease != 0 && young { return .busy }
+        // `open(O_CREAT)` makes the file visible (and inotify reports it) before the opener holds
+        // it for writing, so a lease can be granted on a new file nobody has written yet: `echo
+        // … > x.task` would be taken empty and rejected. An empty file is refused anyway, so one
+        // gets 2 s before it is.
+        if info.st_size == 0 && young { return .busy }
         defer { if lease == 0 { _ = jq_set_lease(fd, F_UNLCK) } }
         let key = Self.newKey()
         let staged = stagingDirectory + "/" + key + "." + name
