@@ -66,6 +66,36 @@ import TestSupport
         #expect(try db.integer("SELECT count(*) FROM t") == 1)
     }
 
+    /// `write` commits with `synchronous = FULL` and `writeWithoutFlush` with NORMAL, whatever
+    /// ran before; the setting is changed only when the kind of write changes (SQLite prepares
+    /// a PRAGMA again at every run: the hot paths, all `writeWithoutFlush`, must not pay that).
+    @Test func eachKindOfWriteCommitsWithItsOwnSyncSetting() throws {
+        let db = try Database(path: folder.file("t.db"))
+        try db.execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
+        let settings = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        settings.initialize(to: 0)
+        defer { settings.deallocate() }
+        sqlite3_trace_v2(db.handle, UInt32(SQLITE_TRACE_STMT), { _, context, _, sql in
+            if let sql, String(cString: sql.assumingMemoryBound(to: CChar.self)).hasPrefix("PRAGMA synchronous =") {
+                context!.assumingMemoryBound(to: Int.self).pointee += 1
+            }
+            return 0
+        }, settings)
+        func level() throws -> Int64? { try db.integer("PRAGMA synchronous") }
+        let kinds = [false, false, true, true, false, true]
+        var seen: [Int64?] = []
+        for flushed in kinds {
+            let body = { () throws -> Int64? in
+                try db.statement("INSERT INTO t VALUES (1)").execute()
+                return try level()
+            }
+            seen.append(flushed ? try db.write(body) : try db.writeWithoutFlush(body))
+        }
+        #expect(seen == kinds.map { $0 ? 2 : 1 })  // FULL is 2, NORMAL 1
+        #expect(settings.pointee == 4)  // false, true, false, true: one change each
+        sqlite3_trace_v2(db.handle, 0, nil, nil)
+    }
+
     /// A second writer waits for the first (bounded busy timeout) instead of failing at once,
     /// because writes start with BEGIN IMMEDIATE.
     @Test func writeTransactionsAreImmediate() throws {

@@ -44,6 +44,7 @@ public final class Database {
         busyState.initialize(to: jobq_busy_state())
         _ = jobq_sqlite_set_busy_handler(db, busyState, Self.busyTimeoutMilliseconds)
         _ = jobq_sqlite_defensive(db)
+        try execute("PRAGMA synchronous = FULL")  // What `commitsFlush` starts from.
     }
 
     deinit {
@@ -89,6 +90,11 @@ public final class Database {
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back
     /// when it throws.
     public func write<T>(_ body: () throws -> T) throws -> T {
+        try setCommitsFlush(true)
+        return try transaction(body)
+    }
+
+    private func transaction<T>(_ body: () throws -> T) throws -> T {
         try statement("BEGIN IMMEDIATE").execute()
         do {
             let result = try body()
@@ -106,9 +112,21 @@ public final class Database {
     /// power cut anyway — a running job's PID — so they cost no fsync. The next durable commit
     /// flushes the WAL, and this one with it.
     public func writeWithoutFlush<T>(_ body: () throws -> T) throws -> T {
-        try statement("PRAGMA synchronous = NORMAL").execute()
-        defer { _ = try? statement("PRAGMA synchronous = FULL").execute() }
-        return try write(body)
+        try setCommitsFlush(false)
+        return try transaction(body)
+    }
+
+    /// Whether this connection's commits are flushed (`synchronous` FULL, as opened) or not
+    /// (NORMAL). The setting stays until the other kind of write needs the other one: SQLite
+    /// prepares a PRAGMA statement again at every run, and switching there and back around
+    /// every `writeWithoutFlush` cost two such preparations per add in the daemon and per job
+    /// in a worker.
+    private var commitsFlush = true
+
+    private func setCommitsFlush(_ flush: Bool) throws(SQLiteError) {
+        guard flush != commitsFlush else { return }
+        try execute(flush ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        commitsFlush = flush
     }
 
     /// Runs `body` with the tables' CHECK constraints off (`PRAGMA ignore_check_constraints`),

@@ -16,8 +16,8 @@ public final class SQLiteStore: Store {
     public init(path: String, create: Bool = true, migrator: Migrator = .jobq, cacheKilobytes: Int? = nil) throws {
         do {
             database = try Database(path: path, create: create)
-            // Per connection: durable commits, enforced references.
-            try database.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+            // Per connection: enforced references (Database makes commits durable).
+            try database.execute("PRAGMA foreign_keys = ON")
             if let cacheKilobytes { try database.execute("PRAGMA cache_size = -\(cacheKilobytes)") }
             try migrator.prepare(database)
         } catch {
