@@ -51,15 +51,20 @@ public enum AddWire {
     }
 
     /// The job a request describes (nil: not a request of this version). Read field by field
-    /// from the bytes — each value becomes its string once — since the daemon does this for
-    /// every `jobq add`.
+    /// from the bytes — each value becomes its string once, each field's end found by `memchr`
+    /// (the environment makes a request a few KiB) — since the daemon does this for every
+    /// `jobq add`.
     public static func decode(_ payload: [UInt8]) -> JobSpec? {
         payload.withUnsafeBufferPointer { bytes -> JobSpec? in
+            guard let base = bytes.baseAddress else { return nil }
             var spec = JobSpec(payload: .command([]), cwd: "", environment: [])
             var argv: [String] = []
             var sawVersion = false
             var start = 0
-            for end in 0..<bytes.count where bytes[end] == 0 {
+            while start < bytes.count {
+                // Whole fields only: the last one ends with its NUL too.
+                guard let nul = memchr(base + start, 0, bytes.count - start) else { return nil }
+                let end = start + UnsafeRawPointer(base + start).distance(to: UnsafeRawPointer(nul))
                 defer { start = end + 1 }
                 guard end > start else { return nil }  // every field has its tag
                 let tag = bytes[start]
@@ -82,8 +87,8 @@ public enum AddWire {
                 default: return nil
                 }
             }
-            // Whole fields only (the last one ends with its NUL), the command and cwd given.
-            guard sawVersion, start == bytes.count, !argv.isEmpty, !spec.cwd.isEmpty else { return nil }
+            // The command and cwd given.
+            guard sawVersion, !argv.isEmpty, !spec.cwd.isEmpty else { return nil }
             spec.payload = .command(argv)
             return spec
         }
