@@ -64,7 +64,7 @@ public enum AddWire {
             while start < bytes.count {
                 // Whole fields only: the last one ends with its NUL too.
                 guard let nul = memchr(base + start, 0, bytes.count - start) else { return nil }
-                let end = start + UnsafeRawPointer(base + start).distance(to: UnsafeRawPointer(nul))
+                let end = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(nul))
                 defer { start = end + 1 }
                 guard end > start else { return nil }  // every field has its tag
                 let tag = bytes[start]

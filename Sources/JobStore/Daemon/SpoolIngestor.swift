@@ -100,17 +100,17 @@ public final class SpoolIngestor {
                 problem: "is owned by user \(info.st_uid), not by the daemon's user (\(uid)); a task file is code the "
                     + "daemon would run, so only its own user's files are accepted")
         }
+        let young = WallClock.now() - (Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000) < 2000
+        // `open(O_CREAT)` makes the file visible (and inotify reports it) before the opener holds
+        // it for writing, so the lease below can be granted on a new file nobody has written yet:
+        // `echo … > x.task` would be taken empty and rejected. An empty file is refused anyway,
+        // so one gets 2 s before it is.
+        if info.st_size == 0 && young { return .busy }
         // A read lease is granted only when no one has the file open for writing. Where leases
         // are not supported (NFS, leases switched off), a file untouched for 2 s counts as done.
         let lease = jq_set_lease(fd, F_RDLCK)
         if lease == EAGAIN { return .busy }
-        let young = WallClock.now() - (Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000) < 2000
         if lease != 0 && young { return .busy }
-        // `open(O_CREAT)` makes the file visible (and inotify reports it) before the opener holds
-        // it for writing, so a lease can be granted on a new file nobody has written yet: `echo
-        // … > x.task` would be taken empty and rejected. An empty file is refused anyway, so one
-        // gets 2 s before it is.
-        if info.st_size == 0 && young { return .busy }
         defer { if lease == 0 { _ = jq_set_lease(fd, F_UNLCK) } }
         let key = Self.newKey()
         let staged = stagingDirectory + "/" + key + "." + name

@@ -107,7 +107,7 @@ public final class Database {
     }
 
     /// Runs `body` in a write transaction whose commit is not flushed to disk (`synchronous =
-    /// NORMAL` for this one commit: in WAL mode that skips the commit's fsync but still syncs
+    /// NORMAL`, see `commitsFlush`: in WAL mode that skips the commit's fsync but still syncs
     /// around checkpoints, so nothing can be corrupted). For facts that are worthless after a
     /// power cut anyway — a running job's PID — so they cost no fsync. The next durable commit
     /// flushes the WAL, and this one with it.
