@@ -70,6 +70,18 @@ import TestSupport
         #expect(result.stdout.hasPrefix("["))
     }
 
+    /// Strings escaped as JSON needs (quotes, backslashes, control characters), other
+    /// characters as they are; `--json` compact and pretty alike.
+    @Test func jsonEscapesWhatItMust() throws {
+        #expect(jobq("add", "--", "echo", "a\"b\\c\nd\te\r\u{1}\u{1F}fé/").status == 0)
+        let escaped = #""a\"b\\c\nd\te\r\u0001\u001ffé/""#
+        let list = jobq("list", "--json").stdout
+        #expect(list.contains("\"command\": [\n      \"echo\",\n      \(escaped)\n    ]"), "\(list)")
+        let show = jobq("show", "1", "--json").stdout
+        #expect(show.contains(escaped), "\(show)")
+        #expect(jobq("add", "--json", "--", "true").stdout == "{\"ids\":[2]}\n")
+    }
+
     @Test func listJSONShowsDependencies() throws {
         _ = jobq("add", "--", "true")
         _ = jobq("add", "--after", "1", "--", "true")

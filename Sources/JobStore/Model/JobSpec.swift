@@ -19,9 +19,9 @@ public enum Payload: Sendable, Equatable {
     public var summary: String {
         switch self {
         case .command(let argv):
-            var bytes: [UInt8] = []
-            CommandText.appendQuoted(argvBlob: NulSeparated.encode(argv), to: &bytes)
-            return String(decoding: bytes, as: UTF8.self)
+            var text = ByteWriter()
+            NulSeparated.encode(argv).withUnsafeBytes { CommandText.appendQuoted(argvBlob: $0, to: &text) }
+            return text.string
         case .script(let body):
             let lines = body.split(separator: "\n", omittingEmptySubsequences: true)
             let firstCode = lines.first { !$0.hasPrefix("#") && !$0.allSatisfy(\.isWhitespace) }
@@ -72,9 +72,9 @@ public struct JobSpec: Sendable, Equatable {
 
 /// Quotes a word for display the way a POSIX shell would read it back.
 public func shellQuoted(_ word: String) -> String {
-    var bytes: [UInt8] = []
-    CommandText.appendQuoted(word.utf8, to: &bytes)
-    return String(decoding: bytes, as: UTF8.self)
+    var text = ByteWriter()
+    Array(word.utf8).withUnsafeBytes { CommandText.appendQuoted($0, to: &text) }
+    return text.string
 }
 
 /// 7 → "7", 0.5 → "0.5".

@@ -114,6 +114,14 @@ public final class Statement {
         return result
     }
 
+    /// `body` on every row in turn, nothing kept (a listing of thousands of rows).
+    public func forEach(_ values: [SQLValue] = [], _ body: (Row) throws -> Void) throws {
+        try bind(values)
+        defer { sqlite3_reset(handle) }
+        let row = Row(statement: self)
+        while try step() { try body(row) }
+    }
+
     /// The first row mapped, or nil when there is none.
     public func firstRow<T>(_ values: [SQLValue] = [], _ transform: (Row) throws -> T) throws -> T? {
         try bind(values)
@@ -170,4 +178,11 @@ public struct Row {
     }
 
     public func optionalBlob(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : blob(column) }
+
+    /// A text or blob column's bytes where SQLite holds them: no copy, valid until the
+    /// statement steps or resets (read them inside the `rows`/`forEach` closure).
+    public func bytesInPlace(_ column: Int32) -> UnsafeRawBufferPointer {
+        guard let pointer = sqlite3_column_blob(statement.handle, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement.handle, column)))
+    }
 }

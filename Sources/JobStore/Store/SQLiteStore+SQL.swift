@@ -47,7 +47,6 @@ enum SQL {
     static let jobBySourceKey = "SELECT \(jobColumns) FROM jobs WHERE source_key = ?1"
 
     static let job = "SELECT \(jobColumns) FROM jobs WHERE id = ?1"
-    static let newestID = "SELECT coalesce(max(id), 0) FROM jobs"
     static let jobsNewestFirst = "SELECT \(jobColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
     /// Per state, so that each can use its partial index (a bound `state = ?` could not).
     static func jobsNewestFirst(in state: JobState) -> String { newestFirst(jobColumns, in: state) }

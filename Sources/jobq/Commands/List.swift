@@ -35,12 +35,17 @@ struct List: ParsableCommand {
     /// The listing itself (also run by `FastPath`).
     static func show(home: Home, state: JobState?, limit: Int?, json: Bool) throws {
         let store = try SQLiteStore(home: home)
+        try store.readThroughMemoryMap()
         var terminal = Terminal()
         if json {
-            terminal.print(JSON.array(try store.jobs(state: state, limit: limit).map { JobPresentation.json($0) }).serialized())
+            var out = ByteWriter(capacity: 1 << 16)
+            JSON.array(try store.jobs(state: state, limit: limit).map { JobPresentation.json($0) }).write(to: &out)
+            out.append(UInt8(ascii: "\n"))
+            terminal.write(out.bytes)
         } else {
-            ListTable(jobs: try store.summaries(state: state, limit: limit), now: WallClock.now())
-                .write(to: &terminal, width: Terminal.width)
+            var table = ListTable(now: WallClock.now())
+            try store.forEachSummary(state: state, limit: limit) { table.add($0) }
+            table.write(to: &terminal, width: Terminal.width)
         }
         terminal.flush()
     }

@@ -1,137 +1,153 @@
 import JobStore
 
-/// The table of `jobq list`, written straight into bytes: 10,000 jobs take a few milliseconds
-/// this way, where building a string per cell took tens. Same look as `Table`: columns padded
+/// The table of `jobq list`, written straight into bytes. Same look as `Table`: columns padded
 /// to their widest cell, the command last (cut to the terminal's width on a terminal).
-struct ListTable {
+///
+/// Jobs are added as the store reads them: each cell is copied once, into one arena (`cells`),
+/// and the column widths kept up to date; `write` then lays the cells out with their padding.
+/// Nothing is made per job — no string, no array — so 10,000 jobs take a few milliseconds.
+struct ListTable: ~Copyable {
     static let headers = ["ID", "STATE", "NAME", "PRI", "RESULT", "ENQUEUED", "RUNTIME", "COMMAND"]
+    private static let nameColumn = 2
 
-    let jobs: [JobSummary]
     let now: Int64
+    /// Every cell of every row, the headers first, one after the other. Room is reserved for a
+    /// big table up front: pages never written are never touched, and growing would copy.
+    private var cells = ByteWriter(capacity: 1 << 22)
+    /// Where each cell ends in `cells`: `headers.count` per row (32 bits, half the pages to fault in:
+    /// a table of up to 4 GiB).
+    private var cellEnds: [UInt32] = []
+    private var lastCellEnd = 0
+    /// Each column's widest cell, in characters (the last column is not padded). Inline, not an
+    /// array: it changes for every cell, and an array would check its uniqueness each time.
+    private var widths = InlineArray<8, Int>(repeating: 0)
+    /// Short jobs share a handful of run times ("1ms", "2ms"…): each is formatted once.
+    private var formattedRuntimes: [Int64: [UInt8]] = [:]
+    /// Jobs added together share their second: each second is formatted once.
+    private var lastSecond: Int64 = .min
+    private var lastTime: [UInt8] = []
+
+    init(now: Int64) {
+        self.now = now
+        cellEnds.reserveCapacity(1 << 19)
+        for (column, header) in Self.headers.enumerated() {
+            cells.append(header)
+            endCell(column)
+        }
+    }
+
+    mutating func add(_ job: JobSummary) {
+        let id = job.id.rawValue
+        let state = job.state
+        cells.appendDecimal(id)
+        endCell(0)
+        switch state {
+        case .queued: cells.append(literal: "queued")
+        case .running: cells.append(literal: "running")
+        case .done: cells.append(literal: "done")
+        case .failed: cells.append(literal: "failed")
+        }
+        endCell(1)
+        if let name = job.name {
+            cells.append(name)
+            endCell(Self.nameColumn, characters: Self.characters(in: name))
+        } else {
+            cells.append(UInt8(ascii: "#"))  // displayName: `#ID`
+            cells.appendDecimal(id)
+            endCell(Self.nameColumn)
+        }
+        cells.appendDecimal(Int64(job.priority))
+        endCell(3)
+        job.appendResult(to: &cells, state: state)
+        endCell(4)
+        let enqueuedAt = job.enqueuedAt
+        if enqueuedAt / 1000 != lastSecond {
+            lastSecond = enqueuedAt / 1000
+            lastTime = Array(TimeParser.formatLocal(milliseconds: enqueuedAt).utf8)
+        }
+        cells.append(lastTime)
+        endCell(5)
+        if let milliseconds = JobPresentation.runtimeMilliseconds(
+            startedAt: job.startedAt, finishedAt: job.finishedAt, running: state == .running, now: now)
+        {
+            cells.append(runtime(milliseconds))
+        }
+        endCell(6)
+        job.appendCommandSummary(to: &cells)
+        endCell(7)
+    }
+
+    private mutating func runtime(_ milliseconds: Int64) -> [UInt8] {
+        if let known = formattedRuntimes[milliseconds] { return known }
+        let text = Array(DurationParser.format(milliseconds: milliseconds).utf8)
+        if formattedRuntimes.count < 4096 { formattedRuntimes[milliseconds] = text }
+        return text
+    }
+
+    /// Ends the cell of `column` being written; it is as wide as its bytes unless said otherwise.
+    private mutating func endCell(_ column: Int, characters: Int? = nil) {
+        let end = cells.count
+        if column < Self.headers.count - 1 {
+            let used = characters ?? end - lastCellEnd
+            if used > widths[column] { widths[column] = used }
+        }
+        cellEnds.append(UInt32(end))
+        lastCellEnd = end
+    }
 
     func write(to terminal: inout Terminal, width: Int?) {
-        // First pass: the cells whose width varies, and each column's width.
-        var results: [String] = []
-        var runtimes: [String] = []
-        results.reserveCapacity(jobs.count)
-        runtimes.reserveCapacity(jobs.count)
-        var widths = Self.headers.map(\.utf8.count)
-        // Short jobs share a handful of run times ("1ms", "2ms"…): each is formatted once.
-        var formattedRuntimes: [Int64: String] = [:]
-        // By index, reading fields in place: `for job in jobs` copied each summary (and retained
-        // its name and payload) once per pass.
-        for index in jobs.indices {
-            let result = jobs[index].resultSummary
-            var runtime = ""
-            if let milliseconds = JobPresentation.runtimeMilliseconds(
-                startedAt: jobs[index].startedAt, finishedAt: jobs[index].finishedAt,
-                running: jobs[index].state == .running, now: now)
-            {
-                if let known = formattedRuntimes[milliseconds] {
-                    runtime = known
-                } else {
-                    runtime = DurationParser.format(milliseconds: milliseconds)
-                    if formattedRuntimes.count < 4096 { formattedRuntimes[milliseconds] = runtime }
+        let columns = Self.headers.count
+        // A line is its cells plus at most each padded column's width and gap, plus "\n".
+        var padding = 1
+        for column in 0..<columns - 1 { padding += widths[column] + 2 }
+        let arena = cells.bytes
+        var out = ByteWriter(capacity: 1 << 16)
+        cellEnds.withUnsafeBufferPointer { ends in
+            var start = 0
+            for row in 0..<ends.count / columns {
+                let lineStart = out.count
+                let rowEnds = UnsafeBufferPointer(rebasing: ends[row * columns..<(row + 1) * columns])
+                out.append(atMost: Int(rowEnds[columns - 1]) - start + padding) { line in
+                    var position = 0
+                    for column in 0..<columns {
+                        let end = Int(rowEnds[column])
+                        let cell = UnsafeRawBufferPointer(rebasing: arena[start..<end])
+                        start = end
+                        UnsafeMutableRawPointer(line + position).copyMemory(from: cell.baseAddress!, byteCount: cell.count)
+                        position += cell.count
+                        guard column < columns - 1 else { break }
+                        let used = column == Self.nameColumn ? Self.characters(in: cell) : cell.count
+                        let gap = widths[column] - used + 2
+                        (line + position).initialize(repeating: UInt8(ascii: " "), count: gap)
+                        position += gap
+                    }
+                    line[position] = UInt8(ascii: "\n")
+                    return position + 1
+                }
+                if let width, width > 1 { Self.cut(&out, from: lineStart, toWidth: width) }
+                if out.count >= 1 << 16 {
+                    terminal.write(out.bytes)
+                    out.removeAll()
                 }
             }
-            let id = jobs[index].id.rawValue
-            widths[0] = max(widths[0], Self.digits(id))
-            widths[1] = max(widths[1], jobs[index].state.rawValue.utf8.count)
-            widths[2] = max(widths[2], jobs[index].name?.unicodeScalars.count ?? 1 + Self.digits(id))
-            widths[3] = max(widths[3], Self.digits(Int64(jobs[index].priority)))
-            widths[4] = max(widths[4], result.utf8.count)
-            widths[5] = max(widths[5], 19)
-            widths[6] = max(widths[6], runtime.utf8.count)
-            results.append(result)
-            runtimes.append(runtime)
         }
-        // Every cell is copied in as bytes (no string per number, no per-byte append): this
-        // runs 10,000 times for a 10,000-job history.
-        var line = Line(widths: widths)
-        for (index, header) in Self.headers.enumerated() {
-            if index == Self.headers.count - 1 { line.append(header) } else { line.cell(header, column: index) }
-        }
-        emit(&line.bytes, to: &terminal, width: width)
-        var lastSecond: Int64 = .min
-        var lastTime = ""
-        for index in jobs.indices {
-            let id = jobs[index].id.rawValue
-            line.cell(number: id, column: 0)
-            line.cell(jobs[index].state.rawValue, column: 1)
-            if let name = jobs[index].name {
-                line.cell(name, column: 2, ascii: false)
-            } else {
-                line.cell(number: id, prefix: UInt8(ascii: "#"), column: 2)  // displayName: `#ID`
-            }
-            line.cell(number: Int64(jobs[index].priority), column: 3)
-            line.cell(results[index], column: 4)
-            // Jobs added together share their second: format each second once.
-            let enqueuedAt = jobs[index].enqueuedAt
-            let second = enqueuedAt / 1000
-            if second != lastSecond {
-                lastSecond = second
-                lastTime = TimeParser.formatLocal(milliseconds: enqueuedAt)
-            }
-            line.cell(lastTime, column: 5)
-            line.cell(runtimes[index], column: 6)
-            jobs[index].appendCommandSummary(to: &line.bytes)
-            emit(&line.bytes, to: &terminal, width: width)
-        }
+        terminal.write(out.bytes)
     }
 
-    /// One line of the table being built, its cells padded to the column widths. (A struct and
-    /// not nested functions over a local array: a captured variable is checked for exclusive
-    /// access at run time on every use, which cost the list ~3 % of its instructions.)
-    private struct Line {
-        let widths: [Int]
-        var bytes: [UInt8] = []
-
-        init(widths: [Int]) {
-            self.widths = widths
-            bytes.reserveCapacity(256)
-        }
-
-        mutating func append(_ text: String) {
-            if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil { bytes += text.utf8 }
-        }
-
-        /// Cells of digits and keywords are ASCII: their width is their byte count. Only a name
-        /// may hold other characters, and is measured in scalars.
-        mutating func cell(_ text: String, column: Int, ascii: Bool = true) {
-            append(text)
-            pad(ascii ? text.utf8.count : text.unicodeScalars.count, column: column)
-        }
-
-        mutating func cell(number: Int64, prefix: UInt8? = nil, column: Int) {
-            if let prefix { bytes.append(prefix) }
-            appendDecimal(number, to: &bytes)
-            pad(ListTable.digits(number) + (prefix == nil ? 0 : 1), column: column)
-        }
-
-        private mutating func pad(_ used: Int, column: Int) {
-            for _ in 0..<max(0, widths[column] - used + 2) { bytes.append(UInt8(ascii: " ")) }
-        }
-    }
-
-    private func emit(_ line: inout [UInt8], to terminal: inout Terminal, width: Int?) {
-        if let width, width > 1, line.count > width {
-            let text = String(decoding: line, as: UTF8.self)
-            if text.unicodeScalars.count > width {
-                line = Array((String(text.unicodeScalars.prefix(width - 1)) + "…").utf8)
-            }
-        }
-        terminal.print(bytes: line)
-        line.removeAll(keepingCapacity: true)
-    }
-
-    /// Characters of `value` in decimal (with its minus sign).
-    private static func digits(_ value: Int64) -> Int {
-        var count = value < 0 ? 2 : 1
-        var rest = value.magnitude / 10
-        while rest > 0 {
-            count += 1
-            rest /= 10
-        }
+    /// Characters of UTF-8 text: its bytes that start one (a name may hold any; the other cells
+    /// are digits and keywords, as wide as their bytes).
+    private static func characters(in text: UnsafeRawBufferPointer) -> Int {
+        var count = 0
+        for byte in text where byte & 0xC0 != 0x80 { count += 1 }
         return count
+    }
+
+    /// On a terminal, a line (ending in "\n") wider than it is cut to fit, ending in "…".
+    private static func cut(_ out: inout ByteWriter, from lineStart: Int, toWidth width: Int) {
+        guard out.count - 1 - lineStart > width else { return }
+        let text = String(decoding: out.bytes(lineStart..<out.count - 1), as: UTF8.self)
+        guard text.unicodeScalars.count > width else { return }
+        out.truncate(to: lineStart)
+        out.append(String(text.unicodeScalars.prefix(width - 1)) + "…\n")
     }
 }

@@ -24,6 +24,17 @@ struct Terminal {
         endLine()
     }
 
+    /// Bytes as they are (a block of whole lines): a large block goes out at once, uncopied.
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        if bytes.count < 1 << 12 {
+            buffer.append(contentsOf: bytes)
+            if buffer.count > 1 << 16 { flush() }
+        } else {
+            flush()
+            writeAll(bytes, to: STDOUT_FILENO)
+        }
+    }
+
     private mutating func endLine() {
         buffer.append(UInt8(ascii: "\n"))
         if buffer.count > 1 << 16 { flush() }
