@@ -33,7 +33,9 @@ struct Errors: ParsableCommand {
 
     func run() throws {
         let home = global.resolvedHome
-        let jobs = try SQLiteStore(home: home).jobs(state: .failed, limit: limit)
+        let store = try SQLiteStore(home: home)
+        try store.readThroughMemoryMap()
+        let jobs = try store.jobs(state: .failed, limit: limit)
         let tails = jobs.map { job in
             job.outputPath(stderr: true, home: home).map { LogTail.lastLines(of: $0, count: lines) } ?? []
         }
