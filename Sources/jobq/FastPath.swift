@@ -1,7 +1,8 @@
 import JobStore
 
 /// The common forms of the two hottest commands, read without the argument parser:
-/// `jobq add [--home DIR] [OPTIONS] -- COMMAND…` and `jobq list [--state S] [--limit N] [--json]`.
+/// `jobq add [--home DIR] [OPTIONS] -- COMMAND…` and `jobq list [--state S] [--limit N] [--json]`
+/// (and `jobq --version`).
 ///
 /// Every `jobq` is a process start, and building swift-argument-parser's command tree (which
 /// reflects over the command's properties) costs more than an enqueue's own work. This reads
@@ -34,6 +35,13 @@ enum FastPath {
                 }
             }
             try List.show(home: Home.resolve(explicit: list.home), state: state, limit: limit, json: list.json)
+            return true
+        }
+        // What scripts and the benchmark ask for the version: answered as the parser would.
+        if arguments == ["--version"] {
+            var terminal = Terminal()
+            terminal.print(JobQ.version)
+            terminal.flush()
             return true
         }
         // The daemon starts its workers always the same way: skipping the parser's start-up

@@ -6,6 +6,8 @@ import JobStore
 /// Commands/; the state lives in the home's SQLite database (see Home).
 @main
 struct JobQ: ParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "jobq",
         abstract: "A persistent job queue: add shell work, run it a few at a time, see what ran and what failed.",
@@ -19,7 +21,7 @@ struct JobQ: ParsableCommand {
 
             Exit codes: 0 success, 1 runtime error, 64 bad usage.
             """,
-        version: "0.1.0",
+        version: version,
         subcommands: [
             Add.self, DaemonCommand.self, List.self, Errors.self, Show.self, Log.self, Cancel.self, Retry.self,
             Wait.self, Clean.self, Status.self, Stop.self, WorkerCommand.self,

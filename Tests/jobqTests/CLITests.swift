@@ -70,6 +70,15 @@ import TestSupport
         #expect(result.stdout.hasPrefix("["))
     }
 
+    /// `--version` alone is answered without the argument parser, as the parser answers it.
+    @Test func versionIsPrinted() throws {
+        let quick = JobQProcess.run(["--version"], home: nil)
+        #expect(quick.status == 0 && quick.stderr.isEmpty)
+        #expect(quick.stdout == "0.1.0\n")
+        let parsed = jobq("--version")  // `--home DIR --version`: through the parser
+        #expect(parsed.status == quick.status && parsed.stdout == quick.stdout)
+    }
+
     /// Strings escaped as JSON needs (quotes, backslashes, control characters), other
     /// characters as they are; `--json` compact and pretty alike.
     @Test func jsonEscapesWhatItMust() throws {
