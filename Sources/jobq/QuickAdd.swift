@@ -52,7 +52,6 @@ enum QuickAdd {
         guard isNormalized(cwdBytes) else { return false }  // "(unreachable)/…": the ordinary path decides
 
         var request = RequestWriter(capacity: bytes + cwdBytes.count + 64)
-        defer { request.deallocate() }
         request.header(cwd: cwdBytes, priority: 0, maxRetries: 0, runAfter: 0)
         for index in command.first..<argc { request.field(AddWire.Tag.argument, cString: argv[index]!) }
         entry = environ

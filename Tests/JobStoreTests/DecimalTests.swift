@@ -11,7 +11,6 @@ import Testing
         appendDecimal(value, to: &bytes)
         #expect(bytes == [1, 2] + Array(String(value).utf8))
         var writer = RequestWriter(capacity: 8)
-        defer { writer.deallocate() }
         writer.field(AddWire.Tag.priority, value)
         #expect(Array(writer.message().dropFirst(4)) == [AddWire.Tag.priority] + Array(String(value).utf8) + [0])
     }

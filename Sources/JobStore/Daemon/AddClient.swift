@@ -15,7 +15,6 @@ public enum AddClient {
     /// stopped answering after the job was sent (then it may or may not have been added).
     public static func add(_ spec: JobSpec, home: Home) throws -> Outcome {
         guard var request = AddWire.request(spec) else { return .unavailable }
-        defer { request.deallocate() }
         guard request.count - 4 < AddWire.maximumMessage else { return .unavailable }
         let exchanged = home.socketPath.withCString { exchange(request.message(), socketPath: $0) }
         return try id(from: exchanged, home: home).map(Outcome.added) ?? .unavailable

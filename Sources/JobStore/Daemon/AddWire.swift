@@ -29,7 +29,6 @@ public enum AddWire {
     }
 
     /// The framed request for `spec` (nil when it cannot travel this way: a task file's script).
-    /// The caller deallocates it.
     public static func request(_ spec: JobSpec) -> RequestWriter? {
         guard case .command(let argv) = spec.payload else { return nil }
         var writer = RequestWriter(
@@ -46,7 +45,6 @@ public enum AddWire {
     /// The request's payload (without its length), as the daemon reads it.
     public static func encode(_ spec: JobSpec) -> [UInt8]? {
         guard var writer = request(spec) else { return nil }
-        defer { writer.deallocate() }
         return Array(writer.message().dropFirst(4))
     }
 
@@ -154,23 +152,20 @@ public enum AddWire {
     public static let maximumMessage = 8 << 20
 }
 
-/// A framed request written field by field into one malloc'd buffer. `AddWire.request` writes
-/// a JobSpec through it, and `jobq add`'s quick path writes argv and the environment through it
+/// A framed request written field by field into one `ByteWriter`. `AddWire.request` writes a
+/// JobSpec through it, and `jobq add`'s quick path writes argv and the environment through it
 /// straight from C strings — one writer of the format for both. (Raw memory, not an array: the
 /// quick path makes no Swift collection at all, whose first use in a process costs more than
 /// the whole request.)
-public struct RequestWriter {
-    private var base: UnsafeMutableRawPointer
-    private var capacity: Int
+public struct RequestWriter: ~Copyable {
+    private var bytes: ByteWriter
     /// Bytes written, the 4-byte length included.
-    public private(set) var count = 4
+    public var count: Int { bytes.count }
 
     public init(capacity: Int = 4096) {
-        self.capacity = max(capacity, 64)
-        base = malloc(self.capacity)!
+        bytes = ByteWriter(capacity: max(capacity, 64))
+        bytes.append(0, times: 4)  // The length, filled in by `message()`.
     }
-
-    public func deallocate() { free(base) }
 
     /// The fields every request starts with, in their order; then come the optional fields, the
     /// arguments and the environment.
@@ -189,11 +184,9 @@ public struct RequestWriter {
     }
 
     public mutating func field(_ tag: UInt8, _ value: UnsafeRawBufferPointer) {
-        reserve(value.count + 2)
-        base.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
-        if let source = value.baseAddress { memcpy(base + count + 1, source, value.count) }
-        base.storeBytes(of: 0, toByteOffset: count + 1 + value.count, as: UInt8.self)
-        count += value.count + 2
+        bytes.append(tag)
+        bytes.append(value)
+        bytes.append(0)
     }
 
     public mutating func field(_ tag: UInt8, cString: UnsafePointer<CChar>) {
@@ -207,20 +200,16 @@ public struct RequestWriter {
 
     /// A number in decimal, as `String(value)` writes it.
     public mutating func field(_ tag: UInt8, _ value: Int64) {
-        withDecimal(value) { field(tag, $0) }
+        bytes.append(tag)
+        bytes.appendDecimal(value)
+        bytes.append(0)
     }
 
-    /// The whole message, its length written first. Valid until the next write or `deallocate`.
+    /// The whole message, its length written first. Valid until the next write.
     public mutating func message() -> UnsafeRawBufferPointer {
-        let length = UInt32(truncatingIfNeeded: count - 4)
-        base.storeBytes(of: length.littleEndian, as: UInt32.self)
-        return UnsafeRawBufferPointer(start: base, count: count)
-    }
-
-    private mutating func reserve(_ extra: Int) {
-        guard count + extra > capacity else { return }
-        capacity = max(capacity * 2, count + extra)
-        base = realloc(base, capacity)!
+        let length = UInt32(truncatingIfNeeded: count - 4).littleEndian
+        withUnsafeBytes(of: length) { bytes.overwrite(at: 0, with: $0) }
+        return bytes.bytes
     }
 }
 

@@ -130,7 +130,14 @@ public struct ByteWriter: ~Copyable {
         length += sign + digits
     }
 
-    /// Keeps the first `length` bytes, dropping what was written after them.
+    /// Replaces bytes written earlier (a length filled in once what it counts is written).
+    public mutating func overwrite(at offset: Int, with replacement: UnsafeRawBufferPointer) {
+        precondition(offset >= 0 && offset + replacement.count <= length, "overwrite past the end")
+        guard let source = replacement.baseAddress else { return }
+        memcpy(base + offset, source, replacement.count)
+    }
+
+    /// Keeps the first `kept` bytes, dropping what was written after them.
     public mutating func truncate(to kept: Int) {
         length = min(length, max(0, kept))
     }
