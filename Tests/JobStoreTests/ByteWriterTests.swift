@@ -49,4 +49,19 @@ import Testing
         writer.removeAll()
         #expect(writer.count == 0 && writer.string.isEmpty)
     }
+
+    /// A table line on a terminal: cut to the width, ending in "…", only when wider; the lines
+    /// before it untouched.
+    @Test(arguments: [
+        ("abcdef", 6, "abcdef"), ("abcdefg", 6, "abcde…"), ("abcdefg", 7, "abcdefg"),
+        ("ééééééé", 6, "ééééé…"), ("ééé", 3, "ééé"), ("日本語のテキスト", 4, "日本語…"), ("abc", 1, "abc"),
+    ])
+    func linesAreCutToTheTerminal(_ line: String, _ width: Int, _ expected: String) {
+        var writer = ByteWriter(capacity: 16)
+        writer.append("before\n")
+        let start = writer.count
+        writer.append(line + "\n")
+        writer.cutLine(startingAt: start, toWidth: width)
+        #expect(writer.string == "before\n" + expected + "\n")
+    }
 }

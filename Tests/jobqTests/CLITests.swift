@@ -70,6 +70,28 @@ import TestSupport
         #expect(result.stdout.hasPrefix("["))
     }
 
+    /// A listing longer than the table's 64 KiB output block: every job once, newest first, every
+    /// line laid out alike.
+    @Test func aLongListIsWrittenWhole() throws {
+        let count = 2_500
+        let lines = (1...count).map { "echo job-\($0) 'with words'" }.joined(separator: "\n") + "\n"
+        #expect(jobq("add", "--stdin", stdin: lines).status == 0)
+        let listed = jobq("list")
+        #expect(listed.status == 0)
+        let rows = listed.stdoutLines.dropFirst()
+        #expect(listed.stdout.utf8.count > 1 << 17)
+        #expect(rows.count == count)
+        #expect(rows.map { $0.split(separator: " ").first.map(String.init) } == (1...count).reversed().map { String($0) })
+        func column(_ text: String, in line: String) -> Int? {
+            line.firstRange(of: text).map { line.distance(from: line.startIndex, to: $0.lowerBound) }
+        }
+        let commandColumn = try #require(column("COMMAND", in: listed.stdoutLines[0]))
+        for (offset, row) in rows.enumerated() {
+            #expect(column("/bin/sh -c", in: row) == commandColumn)
+            #expect(row.hasSuffix("'echo job-\(count - offset) '\\''with words'\\'''"))
+        }
+    }
+
     /// `--version` alone is answered without the argument parser, as the parser answers it.
     @Test func versionIsPrinted() throws {
         let quick = JobQProcess.run(["--version"], home: nil)

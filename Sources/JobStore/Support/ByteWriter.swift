@@ -33,7 +33,8 @@ public struct ByteWriter: ~Copyable {
 
     /// Bytes written earlier, `range` being offsets into `bytes`; valid until the next append.
     @inlinable public func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+        precondition(range.lowerBound >= 0 && range.upperBound <= length, "bytes past the end")
+        return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
     /// What was written, as text (invalid UTF-8 repaired as `String(decoding:)` does).
@@ -59,6 +60,7 @@ public struct ByteWriter: ~Copyable {
         length += 1
     }
 
+    /// `bytes` must not point into this writer: growing may move its storage before the copy.
     @inlinable
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
@@ -74,7 +76,8 @@ public struct ByteWriter: ~Copyable {
     }
 
     /// Up to `maximum` bytes written in place: `body` gets room for them and returns how many
-    /// it wrote (a table line laid out with one bounds test).
+    /// it wrote (a table line laid out with one bounds test). `body` must not write past
+    /// `maximum`: the check of what it returns comes after it ran.
     @inlinable
     public mutating func append(atMost maximum: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
         reserve(maximum)

@@ -44,7 +44,7 @@ struct List: ParsableCommand {
             terminal.write(out.bytes)
         } else {
             var table = ListTable(now: WallClock.now())
-            try store.forEachSummary(state: state, limit: limit) { table.add($0) }
+            try store.forEachSummary(state: state, limit: limit) { try table.add($0) }
             table.write(to: &terminal, width: Terminal.width)
         }
         terminal.flush()

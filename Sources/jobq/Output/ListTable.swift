@@ -15,8 +15,9 @@ struct ListTable: ~Copyable {
     /// big table up front: pages never written are never touched, and growing would copy.
     private var cells = ByteWriter(capacity: 1 << 22)
     /// Where each cell ends in `cells`: `headers.count` per row (32 bits, half the pages to fault in:
-    /// a table of up to 4 GiB).
+    /// a table of up to 4 GiB; `add` refuses to go past that).
     private var cellEnds: [UInt32] = []
+    private var tooLarge = false
     private var lastCellEnd = 0
     /// Each column's widest cell, in characters (the last column is not padded). Inline, not an
     /// array: it changes for every cell, and an array would check its uniqueness each time.
@@ -36,7 +37,7 @@ struct ListTable: ~Copyable {
         }
     }
 
-    mutating func add(_ job: JobSummary) {
+    mutating func add(_ job: JobSummary) throws {
         let id = job.id.rawValue
         let state = job.state
         cells.appendDecimal(id)
@@ -75,6 +76,9 @@ struct ListTable: ~Copyable {
         endCell(6)
         job.appendCommandSummary(to: &cells)
         endCell(7)
+        if tooLarge {
+            throw CommandFailure("the table would be larger than 4 GiB: list fewer jobs (--limit, --state) or use --json")
+        }
     }
 
     private mutating func runtime(_ milliseconds: Int64) -> [UInt8] {
@@ -91,7 +95,11 @@ struct ListTable: ~Copyable {
             let used = characters ?? end - lastCellEnd
             if used > widths[column] { widths[column] = used }
         }
-        cellEnds.append(UInt32(end))
+        guard let end32 = UInt32(exactly: end) else {
+            tooLarge = true
+            return
+        }
+        cellEnds.append(end32)
         lastCellEnd = end
     }
 
@@ -124,7 +132,7 @@ struct ListTable: ~Copyable {
                     line[position] = UInt8(ascii: "\n")
                     return position + 1
                 }
-                if let width, width > 1 { Self.cut(&out, from: lineStart, toWidth: width) }
+                if let width { out.cutLine(startingAt: lineStart, toWidth: width) }
                 if out.count >= 1 << 16 {
                     terminal.write(out.bytes)
                     out.removeAll()
@@ -140,14 +148,5 @@ struct ListTable: ~Copyable {
         var count = 0
         for byte in text where byte & 0xC0 != 0x80 { count += 1 }
         return count
-    }
-
-    /// On a terminal, a line (ending in "\n") wider than it is cut to fit, ending in "…".
-    private static func cut(_ out: inout ByteWriter, from lineStart: Int, toWidth width: Int) {
-        guard out.count - 1 - lineStart > width else { return }
-        let text = String(decoding: out.bytes(lineStart..<out.count - 1), as: UTF8.self)
-        guard text.unicodeScalars.count > width else { return }
-        out.truncate(to: lineStart)
-        out.append(String(text.unicodeScalars.prefix(width - 1)) + "…\n")
     }
 }
