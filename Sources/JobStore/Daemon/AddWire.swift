@@ -200,9 +200,7 @@ public struct RequestWriter: ~Copyable {
 
     /// A number in decimal, as `String(value)` writes it.
     public mutating func field(_ tag: UInt8, _ value: Int64) {
-        bytes.append(tag)
-        bytes.appendDecimal(value)
-        bytes.append(0)
+        withDecimal(value) { field(tag, $0) }
     }
 
     /// The whole message, its length written first. Valid until the next write.

@@ -101,16 +101,10 @@ public final class Statement {
         while try step() {}
     }
 
-    /// Runs the statement with the given values and maps each row. `expected` reserves room for
-    /// that many at once (a long result then grows in one step instead of doubling — each
-    /// doubling a copy into freshly faulted pages).
-    public func rows<T>(_ values: [SQLValue] = [], expected: Int = 0, _ transform: (Row) throws -> T) throws -> [T] {
-        try bind(values)
-        defer { sqlite3_reset(handle) }
+    /// Runs the statement with the given values and maps each row.
+    public func rows<T>(_ values: [SQLValue] = [], _ transform: (Row) throws -> T) throws -> [T] {
         var result: [T] = []
-        if expected > 0 { result.reserveCapacity(expected) }
-        let row = Row(statement: self)
-        while try step() { result.append(try transform(row)) }
+        try forEach(values) { result.append(try transform($0)) }
         return result
     }
 
@@ -171,11 +165,7 @@ public struct Row {
         return pointer.pointee
     }
 
-    public func blob(_ column: Int32) -> [UInt8] {
-        guard let pointer = sqlite3_column_blob(statement.handle, column) else { return [] }
-        let count = Int(sqlite3_column_bytes(statement.handle, column))
-        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
-    }
+    public func blob(_ column: Int32) -> [UInt8] { Array(bytesInPlace(column)) }
 
     public func optionalBlob(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : blob(column) }
 

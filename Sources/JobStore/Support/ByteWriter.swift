@@ -111,26 +111,9 @@ public struct ByteWriter: ~Copyable {
         length += times
     }
 
-    /// `value` in decimal, as `String(value)` writes it: its digits written in place, last first.
-    @inlinable
+    /// `value` in decimal, as `String(value)` writes it.
     public mutating func appendDecimal(_ value: Int64) {
-        var magnitude = value.magnitude
-        var digits = 1
-        var rest = magnitude / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        let sign = value < 0 ? 1 : 0
-        reserve(sign + digits)
-        if sign == 1 { base[length] = UInt8(ascii: "-") }
-        var position = length + sign + digits
-        repeat {
-            position -= 1
-            base[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
-        length += sign + digits
+        withDecimal(value) { append($0) }
     }
 
     /// Replaces bytes written earlier (a length filled in once what it counts is written).
