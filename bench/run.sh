@@ -778,20 +778,47 @@ w5_big_round() { # ROUND — no daemon: list/errors read the database directly e
 }
 
 # ---------------------------------------------------------------------------------------------
-# Bulk — one `jobq add --stdin` of N_BULK commands into a fresh home (no daemon), against a
-# C program that inserts as many ~200-byte rows in one transaction (WAL, synchronous=FULL).
+# Bulk — one `jobq add --stdin` of N_BULK commands, against a C program that inserts as many
+# ~200-byte rows in one transaction (WAL, synchronous=FULL). jobq twice: into a home whose daemon
+# runs with both slots held by gates (the queue holds the jobs, as in W1; the add leaves copying
+# the write-ahead log into the database file to the daemon), and into a fresh home with no
+# daemon (the add does that copy itself, as the C program does when it closes).
+
+bulk_jobq_daemon() { # DIR — sets LAST (seconds, as t0 t1 in microseconds)
+    local d=$1 t0 t1
+    jobq_start "$d/home"
+    jobq_gates "$d"
+    now_us; t0=$REPLY
+    "$JOBQ" --home "$JQ_HOME" add --stdin <"$SCRATCH/bulk-$N_BULK.txt" >/dev/null
+    now_us; t1=$REPLY
+    LAST="$t0 $t1"
+    # Stop the daemon before the gates open, so the queued jobs never run: its workers then
+    # settle their gate job and exit. (Its log copy is done before it stops, or by the last
+    # worker to close the database: either way before the next measurement.)
+    "$JOBQ" --home "$JQ_HOME" stop >/dev/null 2>&1 || true
+    wait "$JQ_PID" 2>/dev/null || true
+    release_gates "$d" 2
+    jobq_stop
+}
 
 bulk_round() { # ROUND
     local r=$1 d="$SCRATCH/r$1/bulk" tool t0 t1
     mkdir -p "$d"
-    shuffle_order "$r" bulk jobq sqlite_insert
+    shuffle_order "$r" bulk jobq_daemon jobq sqlite_insert
     for tool in "${ORDER[@]}"; do
-        now_us; t0=$REPLY
         case $tool in
-        jobq) "$JOBQ" --home "$d/home" add --stdin <"$SCRATCH/bulk-$N_BULK.txt" >/dev/null ;;
-        sqlite_insert) "$BIN/sqlite_insert" "$d/c.db" "$N_BULK" ;;
+        jobq_daemon)
+            bulk_jobq_daemon "$d/daemon"
+            read -r t0 t1 <<<"$LAST" ;;
+        jobq)
+            now_us; t0=$REPLY
+            "$JOBQ" --home "$d/home" add --stdin <"$SCRATCH/bulk-$N_BULK.txt" >/dev/null
+            now_us; t1=$REPLY ;;
+        sqlite_insert)
+            now_us; t0=$REPLY
+            "$BIN/sqlite_insert" "$d/c.db" "$N_BULK"
+            now_us; t1=$REPLY ;;
         esac
-        now_us; t1=$REPLY
         record "$r" bulk "$tool" jobs_per_s "$(per_second "$N_BULK" "$t0" "$t1")"
     done
     log "round $r/$ROUNDS bulk: $(round_numbers "$r" bulk '%s %.0f/s  ')"

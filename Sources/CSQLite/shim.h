@@ -18,6 +18,23 @@ static inline int jobq_sqlite_defensive(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
 }
 
+static inline int jobq_sqlite_no_checkpoint_on_close(sqlite3 *db) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
+}
+
+// A write-ahead-log hook that only counts: it takes the place of SQLite's own (the automatic
+// checkpoint after a commit) and keeps how many frames the log holds after each commit.
+static inline int jobq_sqlite_count_log_frames(void *frames, sqlite3 *db, const char *name, int count) {
+    (void)db;
+    (void)name;
+    *(int *)frames = count;
+    return SQLITE_OK;
+}
+
+static inline void jobq_sqlite_record_log_frames(sqlite3 *db, int *frames) {
+    sqlite3_wal_hook(db, jobq_sqlite_count_log_frames, frames);
+}
+
 // A busy handler that retries quickly. SQLite's own (sqlite3_busy_timeout) sleeps 1, 2, 5, 10,
 // … up to 100 ms between tries, so two workers that take turns at a write lock held for a
 // fraction of a millisecond would each wait tens of milliseconds. This one sleeps 20 µs,

@@ -117,6 +117,42 @@ import TestSupport
         #expect(try bulk.insert([TestJobs.command(["x"])], now: 501) == [JobID(Int64(lines.count) + 2)])
     }
 
+    /// A store that leaves its checkpoint to the daemon commits into the write-ahead log only:
+    /// not after a commit that makes the log long (here: any, `wal_autocheckpoint = 1`), not when
+    /// it closes; the jobs are there for every reader, and the next checkpoint copies them into
+    /// the database file. The same insert without it is copied at once.
+    @Test(arguments: [false, true])
+    func aStoreCanLeaveItsCheckpointToTheDaemon(leaves: Bool) throws {
+        let path = folder.file("jobq.db")
+        let lines = WordList((0..<2_000).map { "echo a line long enough to fill some pages \($0)" })
+        let sizeBefore: Int
+        do {
+            let store = try makeStore()
+            try store.database.execute("PRAGMA wal_autocheckpoint = 1")
+            sizeBefore = try #require(fileSize(path))
+            if leaves { try store.leaveCheckpointToDaemon() }
+            _ = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: lines, now: 1)
+            #expect(store.logIsDueForCheckpoint == leaves)
+        }
+        let grew = try #require(fileSize(path)) > sizeBefore + 100_000
+        #expect(grew == !leaves)
+        #expect((fileSize(path + "-wal") != nil) == leaves)
+        let reader = try makeStore()
+        #expect(try reader.counts()[.queued] == lines.count)
+        try reader.checkpointLog()
+        #expect(try #require(fileSize(path)) > sizeBefore + 100_000)
+    }
+
+    /// A log that stays short of SQLite's checkpoint threshold (1,000 pages) is not due: the
+    /// daemon is not asked to copy a few pages after every `add --stdin`.
+    @Test func aShortLogIsNotDueForCheckpoint() throws {
+        let store = try makeStore()
+        try store.leaveCheckpointToDaemon()
+        #expect(!store.logIsDueForCheckpoint)
+        _ = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: WordList(["a", "b"]), now: 1)
+        #expect(!store.logIsDueForCheckpoint)
+    }
+
     /// The bulk insert checks the table's CHECK constraints on its first statement only (the
     /// other rows differ in argv alone): a template that breaks one adds nothing, and the
     /// connection checks every statement again afterwards, its cached ones too.

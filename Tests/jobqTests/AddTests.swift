@@ -120,6 +120,17 @@ import TestSupport
         #expect(try jobCount(home: home) == 3)
     }
 
+    /// Without a daemon, `add --stdin` copies its write-ahead log into the database file itself
+    /// (nobody else would) and, the last to close it, removes the log.
+    @Test func stdinWithoutADaemonLeavesNoLogBehind() throws {
+        let lines = String(repeating: "echo a line long enough to fill some pages\n", count: 2_000)
+        let result = jobq(["add", "--stdin"], stdin: lines)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(fileSize(home + "/jobq.db-wal") == nil)
+        #expect(try #require(fileSize(home + "/jobq.db")) > 100_000)
+        #expect(try jobCount(home: home) == 2_000)
+    }
+
     /// 8 processes each running 250 `jobq add` at once: all 2,000 rows, no "database is locked".
     @Test func concurrentAddsAllLand() throws {
         let loops = runConcurrentAdds(home: home, processes: 8, each: 250, logDirectory: folder.path)

@@ -54,6 +54,25 @@ import TestSupport
         #expect(test.daemon.log.contains("write-ahead log preallocated"))
     }
 
+    /// `add --stdin` while the daemon runs leaves copying the write-ahead log into the database
+    /// file to the daemon (`Daemon.checkpointRequest`), which does it after the commit: the
+    /// database file grows by the jobs' pages, though nobody else would copy them now (the jobs
+    /// wait an hour, so no worker commits).
+    @Test func theDaemonCopiesTheLogOfALargeAdd() throws {
+        let test = DaemonTestCase("bulk-checkpoint")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let path = test.home + "/jobq.db"
+        let sizeBefore = try #require(fileSize(path))
+        // Past the 1,000-page checkpoint threshold: ~1,500 pages.
+        let count = 30_000
+        let line = "echo " + String(repeating: "x", count: 100) + "\n"
+        let added = test.jobq(["add", "--stdin", "--delay", "1h"], stdin: String(repeating: line, count: count))
+        try #require(added.status == 0, "\(added.stderr)")
+        #expect(try test.store().counts()[.queued] == count)
+        let copied = waitUntil(seconds: 20) { (fileSize(path) ?? 0) > sizeBefore + 4_000_000 }
+        #expect(copied, "database file: \(fileSize(path) ?? -1) bytes, was \(sizeBefore); log:\n\(test.daemon.log)")
+    }
+
     /// With one worker, jobs start in the order the store promises.
     @Test func oneWorkerRunsJobsInClaimOrder() throws {
         let test = DaemonTestCase("order")

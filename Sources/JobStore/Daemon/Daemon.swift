@@ -73,6 +73,9 @@ public final class Daemon {
     static let workerFlushDelay: Int64 = 2
     /// The byte a worker pokes the wake-up FIFO with to hand over its flush.
     public static let flushRequest = UInt8(ascii: "f")
+    /// The byte a large `add` (`--stdin`) pokes with after its commit: new jobs, and a log that
+    /// it left for us to copy into the database file (see `SQLiteStore.leaveCheckpointToDaemon`).
+    public static let checkpointRequest = UInt8(ascii: "c")
 
     /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the
     /// signals, the wake-up FIFO and the spool. Nothing runs until `run`.
@@ -146,6 +149,8 @@ public final class Daemon {
                 refreshTimers()
                 wakeWorkers()
             }
+            // After waking the workers: they claim and start jobs while the copy runs.
+            if pokes.contains(Self.checkpointRequest) { checkpointLog() }
             if ready.contains(2) {
                 let (names, overflowed) = watcher.drain()
                 if !draining { ingest(overflowed ? spool.scan() : names.filter { spool.ingest($0) == .busy }) }
@@ -353,6 +358,15 @@ public final class Daemon {
         }
         refreshTimers()
         wakeWorkers()
+    }
+
+    private func checkpointLog() {
+        do {
+            try store.checkpointLog()
+        } catch {
+            // Harmless: the workers' commits copy a long log in their turn.
+            logger.warning("cannot copy the write-ahead log into the database: \(error)")
+        }
     }
 
     private func refreshTimers() {

@@ -38,6 +38,14 @@ public final class Poke {
         }
     }
 
+    /// Whether someone listens on the FIFO at `path` now (it can be opened for writing only then).
+    public static func isListening(at path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
+    }
+
     /// Writes `byte` to the FIFO at `path` if someone listens; never blocks.
     @discardableResult
     public static func send(_ byte: UInt8 = UInt8(ascii: "!"), to path: String) -> Bool {

@@ -52,6 +52,44 @@ public final class Database {
         statements.removeAll()
         sqlite3_close_v2(handle)
         busyState.deallocate()
+        logFrames?.deallocate()
+    }
+
+    /// Leaves the checkpoints (copying the write-ahead log into the database file) to other
+    /// connections: none after a commit that makes the log long (`logIsDueForCheckpoint` then
+    /// says so), none on close. A commit is as
+    /// durable without one — the log is what a commit flushes. For a large write while the
+    /// daemon runs: measured on 100,000 jobs added at once, the copy and its fsyncs were a quarter
+    /// of the time the command took (see `SQLiteStore.leaveCheckpointToDaemon`).
+    public func leaveCheckpointsToOthers() throws(SQLiteError) {
+        checkpointThreshold = Int32(truncatingIfNeeded: try integer("PRAGMA wal_autocheckpoint") ?? 0)
+        if logFrames == nil {
+            logFrames = .allocate(capacity: 1)
+            logFrames!.initialize(to: 0)
+        }
+        jobq_sqlite_record_log_frames(handle, logFrames)
+        guard jobq_sqlite_no_checkpoint_on_close(handle) == SQLITE_OK else {
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+        }
+    }
+
+    /// After `leaveCheckpointsToOthers`: whether this connection's last commit left the log as
+    /// long as SQLite would have checkpointed it at (`PRAGMA wal_autocheckpoint`).
+    public var logIsDueForCheckpoint: Bool {
+        guard let logFrames, checkpointThreshold > 0 else { return false }
+        return logFrames.pointee >= checkpointThreshold
+    }
+
+    /// The write-ahead-log hook's count (see shim.h), owned here so it lives as long as the
+    /// connection; nil until `leaveCheckpointsToOthers`.
+    private var logFrames: UnsafeMutablePointer<Int32>?
+    private var checkpointThreshold: Int32 = 0
+
+    /// Copies what it can of the write-ahead log into the database file without waiting for
+    /// anyone (a passive checkpoint: writers go on meanwhile; frames written after it began wait
+    /// for the next one).
+    public func checkpoint() throws(SQLiteError) {
+        try execute("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     /// Runs one or more statements that take no parameters (schema, pragmas).

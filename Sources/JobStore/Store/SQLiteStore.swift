@@ -36,53 +36,59 @@ public final class SQLiteStore: Store {
     /// 10,000-job `list` faults in a third of the pages. Not for the daemon and its workers, whose
     /// resident memory would then count the mapped file.
     public func readThroughMemoryMap() throws {
-        do {
-            try database.execute("PRAGMA mmap_size = \(256 << 20)")
-        } catch {
-            throw StoreError.from(error, path: database.path)
-        }
+        try translatingErrors { try database.execute("PRAGMA mmap_size = \(256 << 20)") }
+    }
+
+    /// For a large write while the daemon runs (`add --stdin`): this connection leaves copying
+    /// the write-ahead log into the database file (the checkpoint) to the daemon, so the command
+    /// returns once its jobs are on disk; the copy is the same work, done there afterwards. When
+    /// `logIsDueForCheckpoint` after the write, the caller hands it over
+    /// (`Daemon.checkpointRequest`), or, when the daemon has gone meanwhile, calls
+    /// `checkpointLog()` itself: nobody else might for a long time, and every process that
+    /// opens the database alone would reread the whole log.
+    public func leaveCheckpointToDaemon() throws {
+        try translatingErrors { try database.leaveCheckpointsToOthers() }
+    }
+
+    /// After `leaveCheckpointToDaemon`: whether the last commit made the log long enough for
+    /// SQLite to have copied it then.
+    public var logIsDueForCheckpoint: Bool { database.logIsDueForCheckpoint }
+
+    /// Copies the write-ahead log into the database file, as far as no reader needs it (a
+    /// passive checkpoint: it does not wait, and writers go on meanwhile).
+    public func checkpointLog() throws {
+        try translatingErrors { try database.checkpoint() }
     }
 
     /// Runs `body` in a write transaction, turning SQLite's errors into `StoreError`s.
     func write<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try database.write(body)
-        } catch {
-            throw StoreError.from(error, path: database.path)
-        }
+        try translatingErrors { try database.write(body) }
     }
 
     /// Makes every commit so far durable (an fsync of the WAL), after `writeWithoutFlush`.
     public func flush() throws {
-        do {
-            try database.syncLog()
-        } catch {
-            throw StoreError.from(error, path: database.path)
-        }
+        try translatingErrors { try database.syncLog() }
     }
 
     /// Writes the write-ahead log's blocks ahead of the commits (see
     /// `Database.preallocateLog`); returns how many bytes it added.
     @discardableResult
     public func preallocateLog() throws -> Int {
-        do {
-            return try database.preallocateLog(bytes: try database.logPreallocationBytes())
-        } catch {
-            throw StoreError.from(error, path: database.path)
-        }
+        try translatingErrors { try database.preallocateLog(bytes: try database.logPreallocationBytes()) }
     }
 
     func writeWithoutFlush<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try database.writeWithoutFlush(body)
-        } catch {
-            throw StoreError.from(error, path: database.path)
-        }
+        try translatingErrors { try database.writeWithoutFlush(body) }
     }
 
     func read<T>(_ body: () throws -> T) throws -> T {
+        try translatingErrors { try database.read(body) }
+    }
+
+    /// Runs `body`, turning SQLite's errors into `StoreError`s that name the database.
+    private func translatingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
-            return try database.read(body)
+            return try body()
         } catch {
             throw StoreError.from(error, path: database.path)
         }

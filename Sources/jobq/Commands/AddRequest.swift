@@ -61,8 +61,18 @@ struct AddRequest {
         let longest = lines[lines.longestIndex!]
         try JobLimits.check(options.spec(payload: .command(shell + [longest]), cwd: cwd, environment: environment))
         let template = options.spec(payload: .command(shell), cwd: cwd, environment: environment)
-        let ids = try SQLiteStore(home: home).insert(template, appendingToCommand: lines, now: now)
-        DaemonControl.poke(home)
+        let store = try SQLiteStore(home: home)
+        // A running daemon (it listens on its wake-up FIFO) copies the log into the database
+        // file after the commit, instead of this command: see `SQLiteStore.leaveCheckpointToDaemon`.
+        let leftToDaemon = Poke.isListening(at: home.wakePath)
+        if leftToDaemon { try store.leaveCheckpointToDaemon() }
+        let ids = try store.insert(template, appendingToCommand: lines, now: now)
+        if !(leftToDaemon && store.logIsDueForCheckpoint) {
+            DaemonControl.poke(home)
+        } else if !Poke.send(Daemon.checkpointRequest, to: home.wakePath) {
+            // It went away meanwhile: copy the log now, as a command without a daemon does.
+            try store.checkpointLog()
+        }
         return ids
     }
 
