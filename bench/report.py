@@ -407,20 +407,26 @@ def build(run):
               "the C one-transaction insert",
               "One `jobq add --stdin` of N distinct command lines (~75 bytes), one transaction: into a home "
               "whose daemon runs with both slots busy (the queue holds the jobs, as in W1; the add leaves "
-              "copying the write-ahead log into the database file to the daemon), and into a fresh home with "
-              "no daemon (the add does that copy itself). Baseline: the C program inserting N ~200-byte rows "
+              "copying the write-ahead log into the database file to the daemon, which logs how long it took: "
+              "the second row adds that time), and into a fresh home with no daemon (the add does that copy "
+              "itself). Baseline: the C program inserting N ~200-byte rows "
               "in one transaction into a fresh WAL database (`synchronous=FULL`; it copies the log when it "
               "closes).")
     base = run.per_round(w, "sqlite_insert", "jobs_per_s")
     with_daemon = run.per_round(w, "jobq_daemon", "jobs_per_s")
     alone = run.per_round(w, "jobq", "jobs_per_s")
+    with_copy = run.per_round(w, "jobq_daemon_with_copy", "jobs_per_s")
     t.tool_row("jobq add --stdin, daemon running", with_daemon, run.ratio(with_daemon, base), (">=", 250000.0),
                target_name="Bulk add --stdin (daemon running)")
-    t.tool_row("jobq add --stdin, no daemon", alone, run.ratio(alone, base))
+    if with_copy:
+        t.tool_row("the same, counting the daemon's log copy afterwards", with_copy, run.ratio(with_copy, base))
+    t.tool_row("jobq add --stdin, no daemon", alone, run.ratio(alone, base), (">=", 250000.0),
+               target_name="Bulk add --stdin (no daemon)")
     t.tool_row("C: rows in one transaction (baseline)", base, run.ratio(base, base))
     tables.append(t)
     bulk_bars = []
-    for label, tool in [("jobq, daemon", "jobq_daemon"), ("jobq, no daemon", "jobq"), ("C one transaction", "sqlite_insert")]:
+    for label, tool in [("jobq, daemon", "jobq_daemon"), ("jobq, daemon,\nwith its copy", "jobq_daemon_with_copy"),
+                        ("jobq, no daemon", "jobq"), ("C one transaction", "sqlite_insert")]:
         s = summary(run.per_round(w, tool, "jobs_per_s").values())
         if s:
             bulk_bars.append({"label": label, **{k: s[k] / 1000 for k in ("median", "min", "max")}})

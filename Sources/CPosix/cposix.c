@@ -288,3 +288,20 @@ int jq_socket_timeout(int fd, int milliseconds) {
     if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0) return errno;
     return 0;
 }
+
+ssize_t jq_write_without_sigpipe(int fd, const void *bytes, size_t count) {
+    sigset_t pipe_only, previous;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    ssize_t written = write(fd, bytes, count);
+    int saved = errno;
+    if (written < 0 && saved == EPIPE && !sigismember(&previous, SIGPIPE)) {
+        // Take the SIGPIPE this write raised, so it is not delivered when the mask comes back.
+        struct timespec now = { 0, 0 };
+        while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    errno = saved;
+    return written;
+}

@@ -31,6 +31,8 @@ static inline int jobq_sqlite_count_log_frames(void *frames, sqlite3 *db, const 
     return SQLITE_OK;
 }
 
+/// Installs the hook above; `frames` must live as long as the connection (or until the hook is
+/// removed: sqlite3_wal_hook(db, NULL, NULL)).
 static inline void jobq_sqlite_record_log_frames(sqlite3 *db, int *frames) {
     sqlite3_wal_hook(db, jobq_sqlite_count_log_frames, frames);
 }

@@ -55,9 +55,10 @@ import TestSupport
     }
 
     /// `add --stdin` while the daemon runs leaves copying the write-ahead log into the database
-    /// file to the daemon (`Daemon.checkpointRequest`), which does it after the commit: the
-    /// database file grows by the jobs' pages, though nobody else would copy them now (the jobs
-    /// wait an hour, so no worker commits).
+    /// file to the daemon (`Daemon.checkpointRequest`, `LogCopier`). The daemon is stopped
+    /// (SIGSTOP) while the add runs: the add returns with the copy not done — the database file
+    /// has not grown. Once the daemon goes on, the file grows by the jobs' pages, though nothing
+    /// else would copy them (the jobs wait an hour, so no worker commits).
     @Test func theDaemonCopiesTheLogOfALargeAdd() throws {
         let test = DaemonTestCase("bulk-checkpoint")
         try #require(test.daemon.start(["--workers", "1"]))
@@ -66,11 +67,17 @@ import TestSupport
         // Past the 1,000-page checkpoint threshold: ~1,500 pages.
         let count = 30_000
         let line = "echo " + String(repeating: "x", count: 100) + "\n"
+        test.daemon.signal(SIGSTOP)
         let added = test.jobq(["add", "--stdin", "--delay", "1h"], stdin: String(repeating: line, count: count))
+        let sizeAfterAdd = fileSize(path)
+        test.daemon.signal(SIGCONT)
         try #require(added.status == 0, "\(added.stderr)")
+        #expect(sizeAfterAdd == sizeBefore, "the add copied the log itself")
         #expect(try test.store().counts()[.queued] == count)
-        let copied = waitUntil(seconds: 20) { (fileSize(path) ?? 0) > sizeBefore + 4_000_000 }
-        #expect(copied, "database file: \(fileSize(path) ?? -1) bytes, was \(sizeBefore); log:\n\(test.daemon.log)")
+        // The file grows while the copy runs; the daemon's line comes when it is done.
+        let copied = waitUntil(seconds: 20) { test.daemon.log.contains("write-ahead log copied into the database") }
+        #expect(copied, "log:\n\(test.daemon.log)")
+        #expect((fileSize(path) ?? 0) > sizeBefore + 4_000_000, "database file: \(fileSize(path) ?? -1) bytes, was \(sizeBefore)")
     }
 
     /// With one worker, jobs start in the order the store promises.

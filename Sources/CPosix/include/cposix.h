@@ -87,6 +87,12 @@ int jq_unix_connect(const char *path);
 int jq_unix_accept(int listener);
 /// The uid of the process at the other end of a Unix socket, or -1.
 long jq_peer_uid(int fd);
+
+/// write(2) that fails with EPIPE instead of killing the process with SIGPIPE when the reading
+/// end is gone (a FIFO whose listener exited between our open and our write). For processes
+/// that do not ignore SIGPIPE — `jobq add` poking the daemon after its commit must not die
+/// there and leave the user without the ids of jobs it added.
+ssize_t jq_write_without_sigpipe(int fd, const void *bytes, size_t count);
 /// SO_RCVTIMEO / SO_SNDTIMEO in milliseconds.
 int jq_socket_timeout(int fd, int milliseconds);
 

@@ -48,6 +48,8 @@ public final class Daemon {
     let spool: SpoolIngestor
     let watcher: DirectoryWatcher
     let reconciler: Reconciler
+    /// Copies the write-ahead log into the database file when a large add asks (`checkpointRequest`).
+    let logCopier: LogCopier
     /// Takes jobs from `jobq add` (nil when the socket cannot be made; adds then go directly).
     let addServer: AddServer?
     let logger = Logger(label: "jobq-daemon")
@@ -95,6 +97,7 @@ public final class Daemon {
         spool = try SpoolIngestor(directory: configuration.spool, store: store, environment: ProcessEnvironment.entries())
         watcher = try DirectoryWatcher(directory: configuration.spool, events: DirectoryWatcher.newFiles)
         reconciler = Reconciler(store: store, home: home)
+        logCopier = LogCopier(databasePath: home.databasePath, logger: logger)
         addServer = AddServer(path: home.socketPath)
     }
 
@@ -150,7 +153,7 @@ public final class Daemon {
                 wakeWorkers()
             }
             // After waking the workers: they claim and start jobs while the copy runs.
-            if pokes.contains(Self.checkpointRequest) { checkpointLog() }
+            if pokes.contains(Self.checkpointRequest) { logCopier.request() }
             if ready.contains(2) {
                 let (names, overflowed) = watcher.drain()
                 if !draining { ingest(overflowed ? spool.scan() : names.filter { spool.ingest($0) == .busy }) }
@@ -358,15 +361,6 @@ public final class Daemon {
         }
         refreshTimers()
         wakeWorkers()
-    }
-
-    private func checkpointLog() {
-        do {
-            try store.checkpointLog()
-        } catch {
-            // Harmless: the workers' commits copy a long log in their turn.
-            logger.warning("cannot copy the write-ahead log into the database: \(error)")
-        }
     }
 
     private func refreshTimers() {

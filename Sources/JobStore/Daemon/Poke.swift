@@ -46,14 +46,15 @@ public final class Poke {
         return true
     }
 
-    /// Writes `byte` to the FIFO at `path` if someone listens; never blocks.
+    /// Writes `byte` to the FIFO at `path` if someone listens; never blocks, and never dies of
+    /// SIGPIPE when the listener goes away meanwhile (a command pokes after its commit).
     @discardableResult
     public static func send(_ byte: UInt8 = UInt8(ascii: "!"), to path: String) -> Bool {
         let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var value = byte
-        return write(fd, &value, 1) == 1
+        return jq_write_without_sigpipe(fd, &value, 1) == 1
     }
 }
 
@@ -73,6 +74,7 @@ public final class PokeSender {
             if fd < 0 { fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) }
             guard fd >= 0 else { return false }
             var value = byte
+            // A plain write: the workers that use this ignore SIGPIPE (see SignalChannel).
             if write(fd, &value, 1) == 1 { return true }
             // The listener went away (EPIPE) or a new one replaced the FIFO: open it again once.
             close(fd)

@@ -50,6 +50,7 @@ public final class Database {
     deinit {
         if walDescriptor >= 0 { close(walDescriptor) }
         statements.removeAll()
+        if logFrames != nil { sqlite3_wal_hook(handle, nil, nil) }
         sqlite3_close_v2(handle)
         busyState.deallocate()
         logFrames?.deallocate()
@@ -61,11 +62,11 @@ public final class Database {
     /// flushes. For a large write while the daemon runs (`SQLiteStore.leaveCheckpointToDaemon`):
     /// 100,000 jobs added at once took 23 % less time without the copy and its fsyncs.
     public func leaveCheckpointsToOthers() throws(SQLiteError) {
+        guard logFrames == nil else { return }
+        // Read before the hook goes in: SQLite reports 0 once its own hook is replaced.
         checkpointThreshold = Int32(truncatingIfNeeded: try integer("PRAGMA wal_autocheckpoint") ?? 0)
-        if logFrames == nil {
-            logFrames = .allocate(capacity: 1)
-            logFrames!.initialize(to: 0)
-        }
+        logFrames = .allocate(capacity: 1)
+        logFrames!.initialize(to: 0)
         jobq_sqlite_record_log_frames(handle, logFrames)
         guard jobq_sqlite_no_checkpoint_on_close(handle) == SQLITE_OK else {
             throw SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
@@ -85,10 +86,18 @@ public final class Database {
     private var checkpointThreshold: Int32 = 0
 
     /// Copies what it can of the write-ahead log into the database file without waiting for
-    /// anyone (a passive checkpoint: writers go on meanwhile; frames written after it began wait
-    /// for the next one).
-    public func checkpoint() throws(SQLiteError) {
-        try execute("PRAGMA wal_checkpoint(PASSIVE)")
+    /// anyone (a passive checkpoint: writers go on meanwhile; frames written after it began, or
+    /// that a reader still needs, wait for the next one). Returns the frames in the log and how
+    /// many of them are now copied.
+    @discardableResult
+    public func checkpoint() throws(SQLiteError) -> (logFrames: Int, copied: Int) {
+        var log: Int32 = 0
+        var copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
+        guard rc == SQLITE_OK else {
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+        }
+        return (Int(log), Int(copied))
     }
 
     /// Runs one or more statements that take no parameters (schema, pragmas).

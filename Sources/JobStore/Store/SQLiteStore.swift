@@ -55,8 +55,10 @@ public final class SQLiteStore: Store {
     public var logIsDueForCheckpoint: Bool { database.logIsDueForCheckpoint }
 
     /// Copies the write-ahead log into the database file, as far as no reader needs it (a
-    /// passive checkpoint: it does not wait, and writers go on meanwhile).
-    public func checkpointLog() throws {
+    /// passive checkpoint: it does not wait, and writers go on meanwhile). Returns the frames in
+    /// the log and how many of them are now copied.
+    @discardableResult
+    public func checkpointLog() throws -> (logFrames: Int, copied: Int) {
         try translatingErrors { try database.checkpoint() }
     }
 

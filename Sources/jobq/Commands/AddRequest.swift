@@ -64,14 +64,22 @@ struct AddRequest {
         let store = try SQLiteStore(home: home)
         // A running daemon (it listens on its wake-up FIFO) copies the log into the database
         // file after the commit, instead of this command: see `SQLiteStore.leaveCheckpointToDaemon`.
-        let leftToDaemon = Poke.isListening(at: home.wakePath)
-        if leftToDaemon { try store.leaveCheckpointToDaemon() }
+        // (If this connection cannot be set up for that, it copies the log itself, as usual.)
+        let daemonListens = Poke.isListening(at: home.wakePath) && (try? store.leaveCheckpointToDaemon()) != nil
         let ids = try store.insert(template, appendingToCommand: lines, now: now)
-        if !(leftToDaemon && store.logIsDueForCheckpoint) {
+        guard daemonListens, store.logIsDueForCheckpoint else {
             DaemonControl.poke(home)
-        } else if !Poke.send(Daemon.checkpointRequest, to: home.wakePath) {
-            // It went away meanwhile: copy the log now, as a command without a daemon does.
-            try store.checkpointLog()
+            return ids
+        }
+        if !Poke.send(Daemon.checkpointRequest, to: home.wakePath) {
+            // It went away meanwhile: copy the log now, as a command without a daemon does. The
+            // jobs are committed whatever happens here: a failure is a warning, never an error
+            // (which would get the whole add run again).
+            do {
+                try store.checkpointLog()
+            } catch {
+                Terminal.printError("jobq: warning: the jobs were added, but copying the write-ahead log failed: \(error)")
+            }
         }
         return ids
     }
