@@ -1,0 +1,47 @@
+import CPosix
+import Glibc
+import Testing
+import TestSupport
+
+@testable import JobStore
+
+/// Poking a FIFO whose listener has gone: `jobq add` pokes the daemon after its commit, and the
+/// daemon may exit between the poke's open and its write.
+@Suite struct PokeTests {
+    /// The write fails with EPIPE and the process lives on, with no SIGPIPE left pending — in a
+    /// forked child whose SIGPIPE is at its default (fatal) disposition, as in `jobq add`. Only
+    /// async-signal-safe calls run in the child; everything it needs is made before the fork.
+    @Test func aWriteToAVanishedReaderFailsWithoutSIGPIPE() throws {
+        var ends: [Int32] = [-1, -1]
+        try #require(pipe(&ends) == 0)
+        let (reader, writer) = (ends[0], ends[1])
+        let child = fork()
+        if child == 0 {
+            signal(SIGPIPE, SIG_DFL)
+            close(reader)
+            var byte: UInt8 = 1
+            let written = jq_write_without_sigpipe(writer, &byte, 1)
+            let failedWithEPIPE = written == -1 && errno == EPIPE
+            var pending = sigset_t()
+            sigpending(&pending)
+            _exit(failedWithEPIPE && sigismember(&pending, SIGPIPE) == 0 ? 0 : 1)
+        }
+        close(reader)
+        close(writer)
+        try #require(child > 0)
+        #expect(waitForExitOrKill(child, seconds: 20) == 0, "141 = killed by SIGPIPE")
+    }
+
+    /// Nobody listening: `Poke.send` and `isListening` say so without blocking or failing.
+    @Test func aFIFOWithoutAListenerIsNotListening() throws {
+        let folder = TemporaryDirectory("poke")
+        let path = folder.file("wake")
+        try #require(mkfifo(path, 0o600) == 0)
+        #expect(!Poke.isListening(at: path))
+        #expect(!Poke.send(to: path))
+        let listener = try Poke(listeningAt: path)
+        #expect(Poke.isListening(at: path))
+        #expect(Poke.send(Daemon.checkpointRequest, to: path))
+        #expect(listener.drain() == [Daemon.checkpointRequest])
+    }
+}
