@@ -55,9 +55,6 @@ final class LogCopier: Sendable {
         }
     }
 
-    /// Whether a copy is running or asked for (for tests).
-    var isBusy: Bool { state.withLock { $0.running } }
-
     private func copyUntilNoneRequested() {
         repeat { copy() } while state.withLock { state in
             let again = state.requestedAgain
