@@ -21,6 +21,8 @@ let package = Package(
         ),
         // The few POSIX calls Swift cannot make directly (variadic, macros, _np spawn actions).
         .target(name: "CPosix"),
+        // `jobq add -- COMMAND` handed to a running daemon before main (linked into jobq only).
+        .target(name: "CQuickAdd", dependencies: ["CPosix"]),
         // Turns schema.sql at the repository root into a Swift string at build time.
         .executableTarget(name: "SchemaEmbedder"),
         .plugin(
@@ -42,6 +44,7 @@ let package = Package(
             dependencies: [
                 "JobStore",
                 "CPosix",
+                "CQuickAdd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -55,7 +58,7 @@ let package = Package(
         ),
         .testTarget(
             name: "jobqTests",
-            dependencies: ["jobq", "JobStore", "CPosix", "TestSupport"]
+            dependencies: ["jobq", "JobStore", "CPosix", "CQuickAdd", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

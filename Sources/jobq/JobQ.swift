@@ -32,7 +32,7 @@ struct JobQ: ParsableCommand {
     /// stderr that says what to do, exit 1 (or 64 for bad usage, as the argument parser does).
     static func main() {
         do {
-            if try QuickAdd.run() { return }
+            try QuickAdd.reportWhatItLeft()
             let arguments = Array(CommandLine.arguments.dropFirst())
             let now = WallClock.now()
             if try FastPath.run(arguments, now: now) { return }

@@ -143,21 +143,3 @@ import TestSupport
         #expect(outcome.after == 1_000)
     }
 }
-
-/// Runs `body` on a thread of its own and waits for its result.
-private enum OnNewThread {
-    final class Box<T>: @unchecked Sendable { var value: T? }
-
-    static func run<T>(_ body: @escaping () -> T) -> T {
-        let box = Box<T>()
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let work = body
-        let thread = Thread {
-            box.value = work()
-            done.signal()
-        }
-        thread.start()
-        done.wait()
-        return box.value!
-    }
-}

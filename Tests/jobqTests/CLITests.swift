@@ -81,7 +81,9 @@ import TestSupport
         let rows = listed.stdoutLines.dropFirst()
         #expect(listed.stdout.utf8.count > 1 << 17)
         #expect(rows.count == count)
-        #expect(rows.map { $0.split(separator: " ").first.map(String.init) } == (1...count).reversed().map { String($0) })
+        let ids: [String] = rows.map { row in row.split(separator: " ").first.map { String($0) } ?? "" }
+        let expected: [String] = (1...count).reversed().map { String($0) }
+        #expect(ids == expected)
         func column(_ text: String, in line: String) -> Int? {
             line.firstRange(of: text).map { line.distance(from: line.startIndex, to: $0.lowerBound) }
         }

@@ -1,12 +1,13 @@
 import CPosix
+import CQuickAdd
 import Glibc
 @testable import JobStore
 import Testing
 import TestSupport
 
 /// `jobq add -- COMMAND` with no job option goes to the daemon's socket straight from argv and
-/// environ (QuickAdd); with an option it goes through the argument reading of FastPath and
-/// AddRequest. Both must send the very same request and treat the answer the same way. A
+/// environ, before main (Sources/CQuickAdd); with an option it goes through the argument reading
+/// of FastPath and AddRequest. Both must send the very same request and treat the answer the same way. A
 /// stand-in daemon — a socket in the home that records what arrives and answers as told —
 /// sees exactly what each sends.
 @Suite struct QuickAddTests {
@@ -131,5 +132,134 @@ import TestSupport
         let result = try exchange(["add", "--home=" + home, "--", "true"], answer: ok)
         #expect(result.status == 0 && result.output == "5\n")
         #expect(result.request.flatMap(AddWire.decode)?.payload == .command(["true"]))
+    }
+
+    // MARK: The quick path itself, in this process
+
+    /// What `jq_quick_add` did with `jobq --home HOME ARGUMENTS` and `environment`.
+    struct QuickResult {
+        var status: Int
+        var output: String
+        var message: String?
+        var home: String?
+    }
+
+    func quickAdd(_ arguments: [String], environment: [String]) throws -> QuickResult {
+        let argv = (["jobq", "--home", home] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var ends: [Int32] = [-1, -1]
+        try #require(jq_pipe_cloexec(&ends) == 0)
+        var outcome = jq_quick_add_outcome()
+        var argvCopy = argv
+        var envpCopy = envp
+        let status = jq_quick_add(Int32(argv.count - 1), &argvCopy, &envpCopy, ends[1], &outcome)
+        close(ends[1])
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256)
+        while case let n = chunk.withUnsafeMutableBytes({ read(ends[0], $0.baseAddress, $0.count) }), n > 0 {
+            output += chunk[0..<n]
+        }
+        close(ends[0])
+        return QuickResult(
+            status: Int(status), output: String(decoding: output, as: UTF8.self),
+            message: outcome.message.map { String(cString: $0) }, home: outcome.home.map { String(cString: $0) })
+    }
+
+    /// A stand-in daemon on `listener` for one connection: the request's payload it received.
+    func serveOnce(_ listener: Int32, answer: [UInt8]) -> [UInt8]? {
+        var connection: Int32 = -1
+        guard waitUntil({ connection = jq_unix_accept(listener); return connection >= 0 }) else { return nil }
+        defer { close(connection) }
+        _ = jq_set_blocking(connection)
+        _ = jq_socket_timeout(connection, 10_000)
+        let request = readRequest(connection)
+        _ = AddWire.frame(answer).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+        return request
+    }
+
+    /// It sends the job as AddWire.request writes it and prints the id as `jobq add` does; a
+    /// refusal it leaves for main, with the home; another form, or no daemon, and it sends nothing.
+    @Test func theQuickPathSendsWhatAddWireWritesAndPrintsTheId() throws {
+        let command = ["/bin/echo", "a b", "ü", "--not-an-option"]
+        let environment = ["A=1", "B=x y"]
+        let expected = AddWire.encode(
+            JobSpec(payload: .command(command), cwd: currentDirectory(), environment: environment))
+        let withoutDaemon = try quickAdd(["add", "--"] + command, environment: environment)
+        #expect(withoutDaemon.status == JQ_ADD_UNAVAILABLE)
+
+        let socket = home + "/run/daemon.sock"
+        let listener = jq_unix_listen(socket)
+        try #require(listener >= 0)
+        defer {
+            close(listener)
+            unlink(socket)
+        }
+        for other in [["add", "--priority", "1", "--"], ["add"], ["list", "--"], ["add", "--home", "--json", "--"]] {
+            let result = try quickAdd(other + command, environment: environment)
+            #expect(result.status == JQ_ADD_UNAVAILABLE, "\(other)")
+        }
+        let connected: Int32 = jq_unix_accept(listener)
+        #expect(connected < 0, "none of those connected")
+
+        let added = OnNewThread { serveOnce(listener, answer: NulSeparated.encode(["ok", "77"])) }
+        let result = try quickAdd(["add", "--json", "--"] + command, environment: environment)
+        #expect(added.result() == expected)
+        #expect(result.status == JQ_ADD_ADDED)
+        #expect(result.output == "{\"ids\":[77]}\n")
+
+        let refused = OnNewThread { serveOnce(listener, answer: NulSeparated.encode(["error", "no room"])) }
+        let refusal = try quickAdd(["add", "--"] + command, environment: environment)
+        #expect(refused.result() == expected)
+        #expect(refusal.status == JQ_ADD_REFUSED)
+        #expect(refusal.output.isEmpty)
+        #expect(refusal.message == "no room")
+        #expect(refusal.home == home)
+    }
+
+    /// The home it sends to is the one Home.resolve finds — or it leaves the add to main (a
+    /// relative path, which Home.resolve makes absolute with the working directory).
+    @Test func theQuickPathFindsTheHomeAsHomeResolveDoes() {
+        final class Variables {
+            let values: [String: String]
+            var copies: [UnsafeMutablePointer<CChar>] = []
+            init(_ values: [String: String]) { self.values = values }
+            deinit { copies.forEach { free($0) } }
+        }
+        let read: jq_variable_reader = { name, context in
+            let variables = Unmanaged<Variables>.fromOpaque(context!).takeUnretainedValue()
+            guard let value = variables.values[String(cString: name!)], let copy = strdup(value) else { return nil }
+            variables.copies.append(copy)
+            return UnsafePointer(copy)
+        }
+        let choices: [String?] = [nil, "", "/", "/a/b", "rel"]
+        var quick = 0
+        for explicit in choices {
+            for jobqHome in choices {
+                for stateHome in choices {
+                    for userHome in choices {
+                        var values: [String: String] = [:]
+                        values["JOBQ_HOME"] = jobqHome
+                        values["XDG_STATE_HOME"] = stateHome
+                        values["HOME"] = userHome
+                        let variables = Variables(values)
+                        var path = [CChar](repeating: 0, count: 4096)
+                        let found = withExtendedLifetime(variables) {
+                            jq_quick_add_home(explicit, read, Unmanaged.passUnretained(variables).toOpaque(), &path, path.count)
+                        }
+                        let resolved = Home.resolve(explicit: explicit, environment: values).path
+                        let quickPath = path.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                        let relativeChosen = [explicit, jobqHome, stateHome, userHome].contains("rel")
+                        if found != 0 {
+                            quick += 1
+                            #expect(quickPath == resolved, "\(String(describing: explicit)) \(values)")
+                        } else {
+                            #expect(relativeChosen, "left to main without need: \(String(describing: explicit)) \(values)")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(quick >= 400)  // of 625: all but those where a relative path is chosen
     }
 }

@@ -96,6 +96,38 @@ ssize_t jq_write_without_sigpipe(int fd, const void *bytes, size_t count);
 /// SO_RCVTIMEO / SO_SNDTIMEO in milliseconds.
 int jq_socket_timeout(int fd, int milliseconds);
 
+/// What a job may be at most (JobLimits): Linux refuses to exec a single argument or
+/// environment string over 128 KiB (MAX_ARG_STRLEN), and an argv and environment over ARG_MAX
+/// (2 MiB here) together; jobq keeps a margin below that. And the largest message on the add
+/// socket (AddWire).
+enum {
+    JQ_MAXIMUM_STRING_BYTES = 128 * 1024 - 1,
+    JQ_MAXIMUM_ARGV_AND_ENVIRONMENT_BYTES = 1 << 20,
+    JQ_MAXIMUM_WORDS = 100000,
+    JQ_ADD_MAXIMUM_MESSAGE = 8 << 20,
+};
+
+/// Whether the path (`length` bytes) is absolute, without empty, "." or ".." components.
+int jq_path_is_normalized(const char *path, size_t length);
+
+/// How an exchange on the add socket ended (add_client.c).
+enum {
+    /// Nothing was taken: no daemon listens, or it closed the connection before reading.
+    JQ_ADD_UNAVAILABLE = 0,
+    JQ_ADD_ADDED = 1,
+    /// The daemon refused the job: `message` says why (malloc'ed; the caller frees it).
+    JQ_ADD_REFUSED = 2,
+    /// The request went out, but no (readable) answer came back: the job may have been added.
+    JQ_ADD_NO_ANSWER = 3,
+};
+struct jq_add_answer {
+    int64_t id;
+    char *message;
+};
+/// Sends one framed request (`count` bytes, its length first) to the daemon at `socket_path`
+/// and reads its answer into `answer`. Returns one of JQ_ADD_*.
+int jq_add_exchange(const void *message, size_t count, const char *socket_path, struct jq_add_answer *answer);
+
 /// The terminal's width in columns, or 0 when fd is not a terminal.
 int jq_terminal_width(int fd);
 #endif

@@ -39,43 +39,17 @@ public enum AddClient {
         case noAnswer
     }
 
-    /// Sends one framed request to the daemon at `socketPath` and reads its answer. Written with
-    /// raw memory only, as `jobq add`'s quick path needs (see RequestWriter).
+    /// Sends one framed request to the daemon at `socketPath` and reads its answer
+    /// (jq_add_exchange, which `jobq add`'s quick path runs before the Swift runtime starts).
     public static func exchange(_ message: UnsafeRawBufferPointer, socketPath: UnsafePointer<CChar>) -> Exchange {
-        let fd = jq_unix_connect(socketPath)
-        guard fd >= 0 else { return .unavailable }
-        defer { close(fd) }
-        _ = jq_socket_timeout(fd, 60_000)
-        var offset = 0
-        while offset < message.count {
-            let n = send(fd, message.baseAddress! + offset, message.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 && errno == EINTR { continue }
-            // The daemon closed the connection before reading anything: it was stopping.
-            if n <= 0 { return .unavailable }
-            offset += n
+        var answer = jq_add_answer()
+        let status = Int(jq_add_exchange(message.baseAddress, message.count, socketPath, &answer))
+        defer { free(answer.message) }
+        switch status {
+        case JQ_ADD_ADDED: return .answered(.added(JobID(answer.id)))
+        case JQ_ADD_REFUSED: return .answered(.refused(String(cString: answer.message)))
+        case JQ_ADD_NO_ANSWER: return .noAnswer
+        default: return .unavailable
         }
-        var header: UInt32 = 0
-        let gotHeader = withUnsafeMutableBytes(of: &header) { receive(fd, into: $0) }
-        guard gotHeader, let length = withUnsafeBytes(of: header, AddWire.length), length < AddWire.maximumMessage,
-            let payload = malloc(max(length, 1))
-        else { return .noAnswer }
-        defer { free(payload) }
-        let buffer = UnsafeMutableRawBufferPointer(start: payload, count: length)
-        guard receive(fd, into: buffer), let answer = AddWire.decodeAnswer(UnsafeRawBufferPointer(buffer)) else {
-            return .noAnswer
-        }
-        return .answered(answer)
-    }
-
-    /// Fills `buffer` from the socket; false when it ends or fails first.
-    private static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < buffer.count {
-            let n = recv(fd, buffer.baseAddress! + offset, buffer.count - offset, 0)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
     }
 }

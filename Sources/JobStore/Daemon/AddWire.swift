@@ -1,3 +1,4 @@
+import CPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,29 +107,6 @@ public enum AddWire {
         case refused(String)
     }
 
-    /// The id, or the daemon's error message (nil: not an answer at all). Read byte by byte:
-    /// this runs in every `jobq add`, and `ok` needs no String.
-    public static func decodeAnswer(_ payload: UnsafeRawBufferPointer) -> Answer? {
-        let count = payload.count
-        if count > 4, payload[0] == UInt8(ascii: "o"), payload[1] == UInt8(ascii: "k"), payload[2] == 0,
-            payload[count - 1] == 0
-        {
-            var id: Int64 = 0
-            for index in 3..<(count - 1) {
-                let byte = payload[index]
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                let (tens, overflow) = id.multipliedReportingOverflow(by: 10)
-                let (next, carry) = tens.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
-                guard !overflow, !carry else { return nil }
-                id = next
-            }
-            return .added(JobID(id))
-        }
-        let fields = NulSeparated.decode(Array(payload))
-        guard fields.count == 2, fields[0] == "error" else { return nil }
-        return .refused(fields[1])
-    }
-
     /// Length prefix + payload.
     public static func frame(_ payload: [UInt8]) -> [UInt8] {
         let length = UInt32(payload.count)
@@ -149,7 +127,7 @@ public enum AddWire {
     }
 
     /// The largest request the daemon reads (a job's argv and environment included).
-    public static let maximumMessage = 8 << 20
+    public static let maximumMessage = JQ_ADD_MAXIMUM_MESSAGE
 }
 
 /// A framed request written field by field into one `ByteWriter`. `AddWire.request` writes a

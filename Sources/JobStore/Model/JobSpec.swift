@@ -1,3 +1,4 @@
+import CPosix
 /// What a job runs.
 public enum Payload: Sendable, Equatable {
     /// An argv, executed without a shell (`jobq add -- CMD ARGS`).
@@ -86,9 +87,10 @@ public func formatSeconds(_ seconds: Double) -> String {
 /// exec a single argument or environment string over 128 KiB (MAX_ARG_STRLEN), and an argv and
 /// environment over ARG_MAX (2 MiB here) together. jobq keeps a margin below that.
 public enum JobLimits {
-    public static let maximumStringBytes = 128 * 1024 - 1
-    public static let maximumArgvAndEnvironmentBytes = 1 << 20
-    public static let maximumWords = 100_000
+    // (Defined in cposix.h: `jobq add`'s quick path checks them before the Swift runtime starts.)
+    public static let maximumStringBytes = JQ_MAXIMUM_STRING_BYTES
+    public static let maximumArgvAndEnvironmentBytes = JQ_MAXIMUM_ARGV_AND_ENVIRONMENT_BYTES
+    public static let maximumWords = JQ_MAXIMUM_WORDS
 
     /// Refuses a spec whose command line or environment could not be executed.
     public static func check(_ spec: JobSpec) throws(InputError) {

@@ -1,3 +1,4 @@
+import CPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -116,18 +117,10 @@ func isNormalized(_ path: String) -> Bool {
     return path.withUTF8 { isNormalized(UnsafeRawBufferPointer($0)) }
 }
 
-/// `isNormalized` of a path's bytes (a byte scan: this runs in every `jobq add`).
+/// `isNormalized` of a path's bytes (jq_path_is_normalized: `jobq add` runs it before the Swift
+/// runtime starts, see Sources/CQuickAdd).
 public func isNormalized(_ path: UnsafeRawBufferPointer) -> Bool {
-    guard path.count > 0, path[0] == UInt8(ascii: "/") else { return false }
-    if path.count == 1 { return true }
-    var start = 1
-    for end in 1...path.count where end == path.count || path[end] == UInt8(ascii: "/") {
-        let length = end - start
-        let dots = (start..<end).allSatisfy { path[$0] == UInt8(ascii: ".") }
-        if length == 0 || (dots && length <= 2) { return false }
-        start = end + 1
-    }
-    return true
+    jq_path_is_normalized(path.baseAddress?.assumingMemoryBound(to: CChar.self), path.count) != 0
 }
 
 /// strerror as a Swift string.
