@@ -48,7 +48,7 @@ swift build -c release --scratch-path "$SCRATCH" \
     -Xlinker --symbol-ordering-file="$ROOT/release/symbol-order.txt" \
     -Xlinker --no-warn-symbol-ordering >&2
 # The binary reads its argv through cposix.c's _swift_stdlib_getUnsafeArgvArgc, not the runtime's
-# (see there): make sure both the quick path and the argument parser see the arguments.
+# (see there): make sure both FastPath and the argument parser see the arguments.
 if ! "$BINARY" --version >/dev/null || ! "$BINARY" add --help | grep -q -- "--stdin"; then
     echo "release/build.sh: $BINARY does not read its arguments" >&2
     exit 1

@@ -40,7 +40,7 @@ static int receive_all(int fd, void *buffer, size_t count) {
 
 /* `ok` NUL decimal-id NUL, or `error` NUL message NUL; anything else is no answer. */
 static int decode_answer(const unsigned char *payload, size_t count, struct jq_add_answer *answer) {
-    if (count > 4 && memcmp(payload, "ok", 3) == 0 && payload[count - 1] == 0) {
+    if (count > 4 && memcmp(payload, "ok", 3) == 0 && payload[count - 1] == 0) {  // "ok" and its NUL
         int64_t id = 0;
         for (size_t i = 3; i < count - 1; i++) {
             if (payload[i] < '0' || payload[i] > '9') return JQ_ADD_NO_ANSWER;
@@ -79,7 +79,7 @@ int jq_add_exchange(const void *message, size_t count, const char *socket_path, 
     unsigned char header[4];
     if (receive_all(fd, header, 4)) {
         size_t length = header[0] | header[1] << 8 | header[2] << 16 | (size_t)header[3] << 24;
-        unsigned char *payload = length < JQ_ADD_MAXIMUM_MESSAGE ? malloc(length ? length : 1) : NULL;
+        unsigned char *payload = length < (size_t)JQ_ADD_MAXIMUM_MESSAGE ? malloc(length ? length : 1) : NULL;
         if (payload && receive_all(fd, payload, length)) status = decode_answer(payload, length, answer);
         free(payload);
     }

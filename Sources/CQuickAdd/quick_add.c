@@ -14,7 +14,10 @@
  * wording of errors lives in one place and the job is never sent twice.
  *
  * The request is the one AddWire.request writes for the same job, byte for byte (the tests
- * compare them); the socket exchange is add_client.c's, which AddClient.swift uses too. */
+ * compare them; its tags and version are cposix.h's); the socket exchange is add_client.c's,
+ * which AddClient.swift uses too. The home is chosen as Home.resolve chooses it (a test
+ * compares them over 625 environments): a change to either, to AddWire, to JobLimits or to what
+ * `jobq add` prints must be made here too. */
 #define _GNU_SOURCE
 #include "quick_add.h"
 #include "cposix.h"
@@ -46,9 +49,23 @@ int jq_quick_add_home(const char *explicit_home, jq_variable_reader variable, vo
     return length > 0 && (size_t)length < size && path[0] == '/';
 }
 
-static const char *environment_variable(const char *name, void *context) {
-    (void)context;
-    return getenv(name);
+/* The value of `name` in the environment `context` (a NULL-terminated `char **`): the one the
+ * job is sent with. */
+static const char *variable_in(const char *name, void *context) {
+    size_t length = strlen(name);
+    for (char **entry = context; *entry; entry++) {
+        if (strncmp(*entry, name, length) == 0 && (*entry)[length] == '=') return *entry + length + 1;
+    }
+    return NULL;
+}
+
+/* Only ASCII: Home.resolve reads a path as Swift characters (a `/` followed by a combining mark
+ * is not a `/`; invalid UTF-8 is repaired), which a byte test would not match. */
+static int is_ascii(const char *text) {
+    for (; *text; text++) {
+        if ((unsigned char)*text >= 0x80) return 0;
+    }
+    return 1;
 }
 
 /* `[--home DIR] add [--home DIR | --json]… -- WORD…`, as FastPath.scan reads it minus the job
@@ -130,21 +147,21 @@ int jq_quick_add(int argc, char **argv, char **envp, int output, struct jq_quick
 
     char cwd[PATH_MAX + 1];
     if (getcwd(cwd, sizeof cwd) == NULL || !jq_path_is_normalized(cwd, strlen(cwd))) return JQ_ADD_UNAVAILABLE;
-    char home[PATH_MAX + 1];
+    static char home[PATH_MAX + 1];  // static: a refusal's outcome points at it
     char socket_path[PATH_MAX + 32];
-    if (!jq_quick_add_home(explicit_home, environment_variable, NULL, home, sizeof home)) return JQ_ADD_UNAVAILABLE;
+    if (!jq_quick_add_home(explicit_home, variable_in, envp, home, sizeof home) || !is_ascii(home)) return JQ_ADD_UNAVAILABLE;
     snprintf(socket_path, sizeof socket_path, "%s/run/daemon.sock", home);
 
     // The fields AddWire.request writes for a job with no option, in its order.
     struct request request = { malloc(4 + 64 + strlen(cwd) + bytes + words), 4 };
     if (request.bytes == NULL) return JQ_ADD_UNAVAILABLE;
-    field_string(&request, 'v', "1");
-    field_string(&request, 'c', cwd);
-    field_string(&request, 'p', "0");
-    field_string(&request, 'r', "0");
-    field_string(&request, 'w', "0");
-    for (int index = first; index < argc; index++) field_string(&request, 'a', argv[index]);
-    for (char **entry = envp; *entry; entry++) field_string(&request, 'e', *entry);
+    field_string(&request, JQ_ADD_TAG_VERSION, JQ_ADD_WIRE_VERSION);
+    field_string(&request, JQ_ADD_TAG_CWD, cwd);
+    field_string(&request, JQ_ADD_TAG_PRIORITY, "0");
+    field_string(&request, JQ_ADD_TAG_RETRIES, "0");
+    field_string(&request, JQ_ADD_TAG_RUN_AFTER, "0");
+    for (int index = first; index < argc; index++) field_string(&request, JQ_ADD_TAG_ARGUMENT, argv[index]);
+    for (char **entry = envp; *entry; entry++) field_string(&request, JQ_ADD_TAG_ENVIRONMENT, *entry);
     size_t length = request.count - 4;
     for (int shift = 0; shift < 4; shift++) request.bytes[shift] = (char)(length >> (8 * shift) & 0xFF);
 
@@ -155,7 +172,7 @@ int jq_quick_add(int argc, char **argv, char **envp, int output, struct jq_quick
     if (status == JQ_ADD_REFUSED || status == JQ_ADD_NO_ANSWER) {
         outcome->status = status;
         outcome->message = answer.message;
-        outcome->home = strdup(home);
+        outcome->home = home;
     }
     return status;
 }
@@ -164,8 +181,12 @@ static struct jq_quick_add_outcome left;
 
 const struct jq_quick_add_outcome *jq_quick_add_left(void) { return &left; }
 
-/* Priority 102: after cposix.c's argv reader (101), before the Swift runtime's initializers
- * (which have none). An added job ends the process here, as `main` would have: exit 0. */
+/* A constructor with a priority runs before those without, which is what the statically linked
+ * Swift runtime's initializers are (in debug builds and tests the shared runtime has started
+ * already, in its library's own constructors: the same code runs, only later). `environ`: the
+ * environment `main`'s path would send. An added job ends the process here, exit 0, as `main`
+ * would have ended it. */
 __attribute__((constructor(102))) static void quick_add_before_main(int argc, char **argv, char **envp) {
-    if (jq_quick_add(argc, argv, envp, STDOUT_FILENO, &left) == JQ_ADD_ADDED) _exit(0);
+    (void)envp;
+    if (jq_quick_add(argc, argv, environ, STDOUT_FILENO, &left) == JQ_ADD_ADDED) _exit(0);
 }

@@ -16,6 +16,7 @@ enum QuickAdd {
         case JQ_ADD_NO_ANSWER: exchange = .noAnswer
         default: return
         }
+        // Always throws here: the error every add gives for this exchange.
         _ = try AddClient.id(from: exchange, home: Home(path: String(cString: outcome.home)))
     }
 }

@@ -3,7 +3,9 @@
 
 // Wrappers for the POSIX and Linux calls Swift cannot reach: variadic functions (fcntl, prctl,
 // syscall), macros (WIFEXITED …) and glibc's _np spawn extensions. Each is a line or two; the
-// logic stays in Swift.
+// logic stays in Swift — except `jobq add`'s side of the daemon socket (add_client.c) and the
+// constants and checks it shares with Swift, which `jobq add` runs before the Swift runtime
+// starts (Sources/CQuickAdd).
 
 #include <sys/types.h>
 #include <sys/signalfd.h>
@@ -105,6 +107,22 @@ enum {
     JQ_MAXIMUM_ARGV_AND_ENVIRONMENT_BYTES = 1 << 20,
     JQ_MAXIMUM_WORDS = 100000,
     JQ_ADD_MAXIMUM_MESSAGE = 8 << 20,
+};
+
+/// The add socket's format (AddWire): its version, the first field of every request, and the
+/// one-letter tag of each field.
+#define JQ_ADD_WIRE_VERSION "1"
+enum {
+    JQ_ADD_TAG_VERSION = 'v',
+    JQ_ADD_TAG_CWD = 'c',
+    JQ_ADD_TAG_PRIORITY = 'p',
+    JQ_ADD_TAG_RETRIES = 'r',
+    JQ_ADD_TAG_RUN_AFTER = 'w',
+    JQ_ADD_TAG_NAME = 'n',
+    JQ_ADD_TAG_TIMEOUT = 't',
+    JQ_ADD_TAG_AFTER = 'd',
+    JQ_ADD_TAG_ARGUMENT = 'a',
+    JQ_ADD_TAG_ENVIRONMENT = 'e',
 };
 
 /// Whether the path (`length` bytes) is absolute, without empty, "." or ".." components.

@@ -12,21 +12,22 @@ import Glibc
 /// of NUL-terminated fields, each a one-letter tag and a value (an argv or environment entry
 /// cannot contain NUL, so none is ambiguous); the answer is `ok`, id — or `error`, message.
 public enum AddWire {
-    /// The first field of every request.
-    static let version = "1"
+    /// The first field of every request. (This and the tags are defined in cposix.h, for
+    /// `jobq add`'s quick path, which writes requests before the Swift runtime starts.)
+    static let version = JQ_ADD_WIRE_VERSION
 
     /// The one-letter tags of a request's fields.
     public enum Tag {
-        public static let version = UInt8(ascii: "v")
-        public static let cwd = UInt8(ascii: "c")
-        public static let priority = UInt8(ascii: "p")
-        public static let retries = UInt8(ascii: "r")
-        public static let runAfter = UInt8(ascii: "w")
-        public static let name = UInt8(ascii: "n")
-        public static let timeout = UInt8(ascii: "t")
-        public static let after = UInt8(ascii: "d")
-        public static let argument = UInt8(ascii: "a")
-        public static let environment = UInt8(ascii: "e")
+        public static let version = UInt8(JQ_ADD_TAG_VERSION)
+        public static let cwd = UInt8(JQ_ADD_TAG_CWD)
+        public static let priority = UInt8(JQ_ADD_TAG_PRIORITY)
+        public static let retries = UInt8(JQ_ADD_TAG_RETRIES)
+        public static let runAfter = UInt8(JQ_ADD_TAG_RUN_AFTER)
+        public static let name = UInt8(JQ_ADD_TAG_NAME)
+        public static let timeout = UInt8(JQ_ADD_TAG_TIMEOUT)
+        public static let after = UInt8(JQ_ADD_TAG_AFTER)
+        public static let argument = UInt8(JQ_ADD_TAG_ARGUMENT)
+        public static let environment = UInt8(JQ_ADD_TAG_ENVIRONMENT)
     }
 
     /// The framed request for `spec` (nil when it cannot travel this way: a task file's script).
@@ -130,11 +131,9 @@ public enum AddWire {
     public static let maximumMessage = JQ_ADD_MAXIMUM_MESSAGE
 }
 
-/// A framed request written field by field into one `ByteWriter`. `AddWire.request` writes a
-/// JobSpec through it, and `jobq add`'s quick path writes argv and the environment through it
-/// straight from C strings — one writer of the format for both. (Raw memory, not an array: the
-/// quick path makes no Swift collection at all, whose first use in a process costs more than
-/// the whole request.)
+/// A framed request written field by field into one `ByteWriter` (for `AddWire.request`).
+/// `jobq add`'s quick path writes the same format in C (Sources/CQuickAdd/quick_add.c) for a job
+/// with no option; `QuickAddTests` compares the two byte for byte.
 public struct RequestWriter: ~Copyable {
     private var bytes: ByteWriter
     /// Bytes written, the 4-byte length included.
@@ -165,10 +164,6 @@ public struct RequestWriter: ~Copyable {
         bytes.append(tag)
         bytes.append(value)
         bytes.append(0)
-    }
-
-    public mutating func field(_ tag: UInt8, cString: UnsafePointer<CChar>) {
-        field(tag, UnsafeRawBufferPointer(start: cString, count: strlen(cString)))
     }
 
     public mutating func field(_ tag: UInt8, _ value: String) {
