@@ -97,15 +97,12 @@ struct request {
     size_t count;
 };
 
-static void field(struct request *request, char tag, const char *value, size_t length) {
+/* Tag, value, NUL. */
+static void field(struct request *request, char tag, const char *value) {
+    size_t length = strlen(value);
     request->bytes[request->count++] = tag;
-    memcpy(request->bytes + request->count, value, length);
-    request->count += length;
-    request->bytes[request->count++] = 0;
-}
-
-static void field_string(struct request *request, char tag, const char *value) {
-    field(request, tag, value, strlen(value));
+    memcpy(request->bytes + request->count, value, length + 1);
+    request->count += length + 1;
 }
 
 /* `42` or `{"ids":[42]}`, as AddRequest prints them. */
@@ -155,13 +152,13 @@ int jq_quick_add(int argc, char **argv, char **envp, int output, struct jq_quick
     // The fields AddWire.request writes for a job with no option, in its order.
     struct request request = { malloc(4 + 64 + strlen(cwd) + bytes + words), 4 };
     if (request.bytes == NULL) return JQ_ADD_UNAVAILABLE;
-    field_string(&request, JQ_ADD_TAG_VERSION, JQ_ADD_WIRE_VERSION);
-    field_string(&request, JQ_ADD_TAG_CWD, cwd);
-    field_string(&request, JQ_ADD_TAG_PRIORITY, "0");
-    field_string(&request, JQ_ADD_TAG_RETRIES, "0");
-    field_string(&request, JQ_ADD_TAG_RUN_AFTER, "0");
-    for (int index = first; index < argc; index++) field_string(&request, JQ_ADD_TAG_ARGUMENT, argv[index]);
-    for (char **entry = envp; *entry; entry++) field_string(&request, JQ_ADD_TAG_ENVIRONMENT, *entry);
+    field(&request, JQ_ADD_TAG_VERSION, JQ_ADD_WIRE_VERSION);
+    field(&request, JQ_ADD_TAG_CWD, cwd);
+    field(&request, JQ_ADD_TAG_PRIORITY, "0");
+    field(&request, JQ_ADD_TAG_RETRIES, "0");
+    field(&request, JQ_ADD_TAG_RUN_AFTER, "0");
+    for (int index = first; index < argc; index++) field(&request, JQ_ADD_TAG_ARGUMENT, argv[index]);
+    for (char **entry = envp; *entry; entry++) field(&request, JQ_ADD_TAG_ENVIRONMENT, *entry);
     size_t length = request.count - 4;
     for (int shift = 0; shift < 4; shift++) request.bytes[shift] = (char)(length >> (8 * shift) & 0xFF);
 

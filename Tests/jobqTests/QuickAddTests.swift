@@ -50,20 +50,24 @@ import TestSupport
             return true
         }
         try #require(settled)
-        var request: [UInt8]?
-        if connection >= 0 {
-            _ = jq_set_blocking(connection)
-            _ = jq_socket_timeout(connection, 10_000)
-            request = readRequest(connection)
-            if let answer { _ = AddWire.frame(answer).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) } }
-            close(connection)
-        }
+        let request = connection >= 0 ? respond(on: connection, answer: answer) : nil
         let status = exitStatus ?? waitForExit(child.pid)
         // Whatever the answer, a job is sent once: never again by the path after the quick one.
         let again = jq_unix_accept(listener)
         #expect(again < 0, "\(arguments): sent a second time")
         if again >= 0 { close(again) }
         return (request, status, readFile(log) ?? "")
+    }
+
+    /// The stand-in daemon's side of one connection: reads the request, answers `answer` (nil:
+    /// none), closes. Returns the request's payload (nil: the connection ended first).
+    private func respond(on connection: Int32, answer: [UInt8]?) -> [UInt8]? {
+        defer { close(connection) }
+        _ = jq_set_blocking(connection)
+        _ = jq_socket_timeout(connection, 10_000)
+        let request = readRequest(connection)
+        if let answer { _ = AddWire.frame(answer).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) } }
+        return request
     }
 
     /// A whole framed request's payload (nil: the connection ended first).
@@ -175,12 +179,7 @@ import TestSupport
     func serveOnce(_ listener: Int32, answer: [UInt8]) -> [UInt8]? {
         var connection: Int32 = -1
         guard waitUntil({ connection = jq_unix_accept(listener); return connection >= 0 }) else { return nil }
-        defer { close(connection) }
-        _ = jq_set_blocking(connection)
-        _ = jq_socket_timeout(connection, 10_000)
-        let request = readRequest(connection)
-        _ = AddWire.frame(answer).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
-        return request
+        return respond(on: connection, answer: answer)
     }
 
     /// It sends the job as AddWire.request writes it and prints the id as `jobq add` does; a

@@ -147,13 +147,7 @@ public struct RequestWriter: ~Copyable {
     /// The fields every request starts with, in their order; then come the optional fields, the
     /// arguments and the environment.
     public mutating func header(cwd: String, priority: Int, maxRetries: Int, runAfter: Int64) {
-        var cwd = cwd
-        cwd.withUTF8 { header(cwd: UnsafeRawBufferPointer($0), priority: priority, maxRetries: maxRetries, runAfter: runAfter) }
-    }
-
-    public mutating func header(cwd: UnsafeRawBufferPointer, priority: Int, maxRetries: Int, runAfter: Int64) {
-        var version = AddWire.version
-        version.withUTF8 { field(AddWire.Tag.version, UnsafeRawBufferPointer($0)) }
+        field(AddWire.Tag.version, AddWire.version)
         field(AddWire.Tag.cwd, cwd)
         field(AddWire.Tag.priority, Int64(priority))
         field(AddWire.Tag.retries, Int64(maxRetries))
