@@ -70,6 +70,54 @@ import TestSupport
         #expect(result.stdout.hasPrefix("["))
     }
 
+    /// `list --json` of a long history is written as it is read: every job once, newest first,
+    /// with its --after list wherever it falls in the stream — and the command never holds the
+    /// whole output (holding it all, the old way, took 150 MB for 50,000 jobs).
+    @Test func aLongJSONListIsStreamed() throws {
+        let count = 10_000
+        #expect(jobq("add", "--", "true").status == 0)
+        #expect(jobq("add", "--after", "1", "--", "true").status == 0)
+        let lines = (1...count).map { "echo job-\($0) 'with words'" }.joined(separator: "\n") + "\n"
+        #expect(jobq("add", "--stdin", stdin: lines).status == 0)
+        #expect(jobq("add", "--after", "2", "--after", "1", "--", "true").status == 0)
+        let total = count + 3
+
+        let listed = jobq("list", "--json")
+        #expect(listed.status == 0)
+        let ids = listed.stdoutLines.filter { $0.hasPrefix("    \"id\": ") }.map { $0.dropFirst(10).dropLast() }
+        #expect(ids == (1...total).reversed().map { Substring(String($0)) })
+        #expect(listed.stdout.hasPrefix("[\n  {\n    \"id\": \(total),") && listed.stdout.hasSuffix("\n  }\n]\n"))
+        // The --after lists of the newest job (first batch) and of job 2 (last batch).
+        let newest = listed.stdout.prefix(2_000)
+        #expect(newest.contains("\"after\": [\n      1,\n      2\n    ],"))
+        #expect(listed.stdout.suffix(4_000).contains("\"id\": 2,") && listed.stdout.suffix(4_000).contains("\"after\": [\n      1\n    ],"))
+
+        // Where a command that holds its whole output would hold 5 times more for the whole list
+        // than for --limit 2000, a streaming one holds the same when its first 64 KiB are out.
+        let whole = try memoryWhenTheOutputFillsAPipe("list", "--json")
+        let part = try memoryWhenTheOutputFillsAPipe("list", "--json", "--limit", "2000")
+        #expect(whole - part < 4_096, "\(whole) KiB against \(part) KiB with --limit 2000")
+    }
+
+    /// Runs `jobq ARGS` with its stdout into a pipe that is not read until it is full (64 KiB),
+    /// then returns the most memory the command had held by then (VmHWM, KiB), and lets it finish.
+    func memoryWhenTheOutputFillsAPipe(_ arguments: String...) throws -> Int {
+        let child = JobQProcess.spawn(JobQProcess.binary, ["--home", home] + arguments, captureOutput: true)
+        close(child.stdin)
+        var unread: Int32 = 0
+        let full = waitUntil { ioctl(child.stdout, UInt(FIONREAD), &unread) == 0 && unread >= 1 << 16 }
+        let status = readFile("/proc/\(child.pid)/status") ?? ""
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        for fd in [child.stdout, child.stderr] {
+            while read(fd, &buffer, buffer.count) > 0 {}
+            close(fd)
+        }
+        #expect(waitForExit(child.pid) == 0)
+        try #require(full, "the output never filled the pipe")
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+    }
+
     /// A listing longer than the table's 64 KiB output block: every job once, newest first, every
     /// line laid out alike.
     @Test func aLongListIsWrittenWhole() throws {

@@ -332,25 +332,46 @@ public final class SQLiteStore: Store {
     }
 
     public func jobs(state: JobState?, limit: Int?) throws -> [Job] {
-        let limit = SQLValue.integer(Int64(limit ?? -1))
+        var jobs: [Job] = []
+        try forEachJob(state: state, limit: limit) { jobs.append($0) }
+        return jobs
+    }
+
+    /// `jobs(state:limit:)` one at a time, newest first, never more than a batch of them in
+    /// memory: `list --json` of a million-job history streams instead of holding it all.
+    public func forEachJob(state: JobState?, limit: Int?, _ body: (Job) throws -> Void) throws {
         do {
-            var jobs = try database.statement(state.map(SQL.jobsNewestFirst(in:)) ?? SQL.jobsNewestFirst)
-                .rows([limit], decodeJob)
-            // Their --after lists, in one query (most jobs have none).
-            if try database.statement(SQL.anyDependencies).firstRow([], { $0.int(0) }) == 1 {
-                let ids = Self.jsonList(jobs.map(\.id))
-                var after: [JobID: [JobID]] = [:]
-                for (job, dependency) in try database.statement(SQL.dependenciesOfMany).rows([.text(ids)], {
-                    (JobID($0.int64(0)), JobID($0.int64(1)))
-                }) {
-                    after[job, default: []].append(dependency)
-                }
-                for index in jobs.indices { jobs[index].after = after[jobs[index].id] ?? [] }
+            // Their --after lists, one query per batch (most homes have none at all).
+            let withDependencies = try database.statement(SQL.anyDependencies).firstRow([], { $0.int(0) }) == 1
+            var batch: [Job] = []
+            batch.reserveCapacity(Self.jobsPerBatch)
+            func pass() throws {
+                if withDependencies { try attachDependencies(to: &batch) }
+                for job in batch { try body(job) }
+                batch.removeAll(keepingCapacity: true)
             }
-            return jobs
+            try database.statement(state.map(SQL.jobsNewestFirst(in:)) ?? SQL.jobsNewestFirst)
+                .forEach([.integer(Int64(limit ?? -1))]) { row in
+                    batch.append(decodeJob(row))
+                    if batch.count == Self.jobsPerBatch { try pass() }
+                }
+            try pass()
         } catch {
             throw StoreError.from(error, path: database.path)
         }
+    }
+
+    private static let jobsPerBatch = 1_000
+
+    private func attachDependencies(to jobs: inout [Job]) throws {
+        guard !jobs.isEmpty else { return }
+        var after: [JobID: [JobID]] = [:]
+        for (job, dependency) in try database.statement(SQL.dependenciesOfMany).rows([.text(Self.jsonList(jobs.map(\.id)))], {
+            (JobID($0.int64(0)), JobID($0.int64(1)))
+        }) {
+            after[job, default: []].append(dependency)
+        }
+        for index in jobs.indices { jobs[index].after = after[jobs[index].id] ?? [] }
     }
 
     public func attempts(of id: JobID) throws -> [Attempt] {

@@ -35,15 +35,17 @@ struct Errors: ParsableCommand {
         let home = global.resolvedHome
         let store = try SQLiteStore(home: home)
         try store.readThroughMemoryMap()
-        let jobs = try store.jobs(state: .failed, limit: limit)
-        let tails = jobs.map { job in
+        func stderrTail(_ job: Job) -> [String] {
             job.outputPath(stderr: true, home: home).map { LogTail.lastLines(of: $0, count: lines) } ?? []
         }
         var terminal = Terminal()
         if output.json {
-            let values = zip(jobs, tails).map { JobPresentation.json($0, stderrTail: $1) }
-            terminal.print(JSON.array(values).serialized())
+            try terminal.writeJSONArray { emit in
+                try store.forEachJob(state: .failed, limit: limit) { emit(JobPresentation.json($0, stderrTail: stderrTail($0))) }
+            }
         } else {
+            let jobs = try store.jobs(state: .failed, limit: limit)
+            let tails = jobs.map(stderrTail)
             var table = Table(["ID", "NAME", "REASON", "RESULT", "FINISHED", "COMMAND"])
             for job in jobs {
                 table.append([

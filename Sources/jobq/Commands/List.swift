@@ -38,10 +38,9 @@ struct List: ParsableCommand {
         try store.readThroughMemoryMap()
         var terminal = Terminal()
         if json {
-            var out = ByteWriter(capacity: 1 << 16)
-            JSON.array(try store.jobs(state: state, limit: limit).map { JobPresentation.json($0) }).write(to: &out)
-            out.append(UInt8(ascii: "\n"))
-            terminal.write(out.bytes)
+            try terminal.writeJSONArray { emit in
+                try store.forEachJob(state: state, limit: limit) { emit(JobPresentation.json($0)) }
+            }
         } else {
             var table = ListTable(now: WallClock.now())
             try store.forEachSummary(state: state, limit: limit) { try table.add($0) }

@@ -33,18 +33,9 @@ enum JSON {
         case .double(let value): if value.isFinite { out.append(String(value)) } else { out.append(literal: "null") }
         case .string(let value): JSON.quote(value, into: &out)
         case .array(let values):
-            if values.isEmpty {
-                out.append(literal: "[]")
-                return
-            }
-            out.append(UInt8(ascii: "["))
-            for (index, value) in values.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                if pretty { JSON.newline(depth + 1, into: &out) }
-                value.write(to: &out, pretty: pretty, depth: depth + 1)
-            }
-            if pretty { JSON.newline(depth, into: &out) }
-            out.append(UInt8(ascii: "]"))
+            var array = ArrayWriter(pretty: pretty, depth: depth)
+            for value in values { array.append(value, to: &out) }
+            array.end(&out)
         case .object(let members):
             if members.isEmpty {
                 out.append(literal: "{}")
@@ -63,7 +54,36 @@ enum JSON {
         }
     }
 
-    private static func newline(_ depth: Int, into out: inout ByteWriter) {
+    /// Writes an array one element at a time, so that a long one (`list --json`) never has to
+    /// be in memory whole: `[`, the elements, `]` — byte for byte what `.array` writes.
+    struct ArrayWriter {
+        let pretty: Bool
+        let depth: Int
+        private var count = 0
+
+        init(pretty: Bool = true, depth: Int = 0) {
+            self.pretty = pretty
+            self.depth = depth
+        }
+
+        mutating func append(_ value: JSON, to out: inout ByteWriter) {
+            out.append(UInt8(ascii: count == 0 ? "[" : ","))
+            if pretty { JSON.newline(depth + 1, into: &out) }
+            value.write(to: &out, pretty: pretty, depth: depth + 1)
+            count += 1
+        }
+
+        func end(_ out: inout ByteWriter) {
+            if count == 0 {
+                out.append(literal: "[]")
+                return
+            }
+            if pretty { JSON.newline(depth, into: &out) }
+            out.append(UInt8(ascii: "]"))
+        }
+    }
+
+    fileprivate static func newline(_ depth: Int, into out: inout ByteWriter) {
         out.append(UInt8(ascii: "\n"))
         out.append(UInt8(ascii: " "), times: 2 * depth)
     }
