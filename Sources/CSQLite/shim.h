@@ -18,8 +18,8 @@ static inline int jobq_sqlite_defensive(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
 }
 
-static inline int jobq_sqlite_no_checkpoint_on_close(sqlite3 *db) {
-    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
+static inline int jobq_sqlite_checkpoint_on_close(sqlite3 *db, int checkpoint) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, checkpoint ? 0 : 1, (int *)0);
 }
 
 // A write-ahead-log hook that only counts: it takes the place of SQLite's own (the automatic

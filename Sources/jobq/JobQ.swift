@@ -24,7 +24,7 @@ struct JobQ: ParsableCommand {
         version: version,
         subcommands: [
             Add.self, DaemonCommand.self, List.self, Errors.self, Show.self, Log.self, Cancel.self, Retry.self,
-            Wait.self, Clean.self, Status.self, Stop.self, WorkerCommand.self,
+            Wait.self, Clean.self, Status.self, Stop.self, WorkerCommand.self, CopyLogCommand.self,
         ]
     )
 

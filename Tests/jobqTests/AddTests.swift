@@ -131,6 +131,20 @@ import TestSupport
         #expect(try jobCount(home: home) == 2_000)
     }
 
+    /// A long `add --stdin` without a daemon leaves copying the write-ahead log into the database
+    /// file to a detached `jobq copy-log` (its own connection copies nothing, not even on close):
+    /// the log is copied and, by the last connection, removed all the same.
+    @Test func aLongStdinAddWithoutADaemonLeavesTheLogCopyToADetachedProcess() throws {
+        // Past the 1,000-page checkpoint threshold: ~1,500 pages.
+        let line = "echo " + String(repeating: "x", count: 100) + "\n"
+        let result = jobq(["add", "--stdin"], stdin: String(repeating: line, count: 30_000))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutLines.count == 30_000)
+        #expect(waitUntil(seconds: 30) { fileSize(home + "/jobq.db-wal") == nil }, "the log was not copied and removed")
+        #expect(try #require(fileSize(home + "/jobq.db")) > 4_000_000)
+        #expect(try jobCount(home: home) == 30_000)
+    }
+
     /// 8 processes each running 250 `jobq add` at once: all 2,000 rows, no "database is locked".
     @Test func concurrentAddsAllLand() throws {
         let loops = runConcurrentAdds(home: home, processes: 8, each: 250, logDirectory: folder.path)

@@ -64,13 +64,20 @@ public final class Database {
     public func leaveCheckpointsToOthers() throws(SQLiteError) {
         guard logFrames == nil else { return }
         // First what can fail, so that a failure leaves the connection checkpointing as before.
-        let rc = jobq_sqlite_no_checkpoint_on_close(handle)
+        let rc = jobq_sqlite_checkpoint_on_close(handle, 0)
         guard rc == SQLITE_OK else { throw error(code: rc, sql: nil) }
         // Read before the hook goes in: SQLite reports 0 once its own hook is replaced.
         checkpointThreshold = Int32(truncatingIfNeeded: try integer("PRAGMA wal_autocheckpoint") ?? 0)
         logFrames = .allocate(capacity: 1)
         logFrames!.initialize(to: 0)
         jobq_sqlite_record_log_frames(handle, logFrames)
+    }
+
+    /// After `leaveCheckpointsToOthers`: this connection checkpoints when it closes after all —
+    /// and, the last one, removes the log file — as connections do by default.
+    public func checkpointOnClose() throws(SQLiteError) {
+        let rc = jobq_sqlite_checkpoint_on_close(handle, 1)
+        guard rc == SQLITE_OK else { throw error(code: rc, sql: nil) }
     }
 
     /// After `leaveCheckpointsToOthers`: whether this connection's last commit left the log as

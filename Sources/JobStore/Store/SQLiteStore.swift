@@ -50,6 +50,12 @@ public final class SQLiteStore: Store {
         try translatingErrors { try database.leaveCheckpointsToOthers() }
     }
 
+    /// After `leaveCheckpointToDaemon`, when the write left the log short: the connection copies
+    /// the log on close after all, as usual (the last one to close also removes the file).
+    public func checkpointOnClose() throws {
+        try translatingErrors { try database.checkpointOnClose() }
+    }
+
     /// After `leaveCheckpointToDaemon`: whether the last commit made the log long enough for
     /// SQLite to have copied it then.
     public var logIsDueForCheckpoint: Bool { database.logIsDueForCheckpoint }
