@@ -429,9 +429,9 @@ def build(run):
     t.tool_row("C: rows in one transaction (baseline)", base, run.ratio(base, base))
     tables.append(t)
     bulk_bars = []
-    for label, tool in [("jobq, daemon", "jobq_daemon"), ("jobq, daemon,\nwith its copy", "jobq_daemon_with_copy"),
-                        ("jobq, no daemon", "jobq"), ("jobq, no daemon,\nwith its copy", "jobq_with_copy"),
-                        ("C one transaction", "sqlite_insert")]:
+    for label, tool in [("jobq,\ndaemon", "jobq_daemon"), ("jobq, daemon,\n+ its copy", "jobq_daemon_with_copy"),
+                        ("jobq,\nno daemon", "jobq"), ("jobq, no daemon,\n+ its copy", "jobq_with_copy"),
+                        ("C, one\ntransaction", "sqlite_insert")]:
         s = summary(run.per_round(w, tool, "jobs_per_s").values())
         if s:
             bulk_bars.append({"label": label, **{k: s[k] / 1000 for k in ("median", "min", "max")}})
