@@ -81,10 +81,13 @@ import TestSupport
         #expect(!failed.contains("TEMP B-TREE"))
         // Listing one state walks that state's partial index, not the whole history.
         for (state, index) in [(JobState.queued, "jobs_ready"), (.running, "jobs_running"), (.failed, "jobs_failed")] {
-            #expect(try plan(SQL.jobsNewestFirst(in: state)).contains(index), "\(state)")
+            #expect(try plan(SQL.idsNewestFirst(in: state)).contains(index), "\(state)")
             #expect(try plan(SQL.summariesNewestFirst(in: state)).contains(index), "\(state)")
         }
         #expect(try plan(SQL.nextDue).contains("jobs_due"))
+        // A listing's batches are read by id.
+        let byID = try plan(SQL.jobsWithIDs)
+        #expect(byID.contains("INTEGER PRIMARY KEY"), "\(byID)")
         #expect(try plan(SQL.runningCount).contains("jobs_running"))
     }
 }

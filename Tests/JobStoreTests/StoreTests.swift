@@ -130,7 +130,7 @@ import TestSupport
             let store = try makeStore()
             try store.database.execute("PRAGMA wal_autocheckpoint = 1")
             sizeBefore = try #require(fileSize(path))
-            if leaves { try store.leaveCheckpointToDaemon() }
+            if leaves { try store.leaveCheckpointToOthers() }
             _ = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: lines, now: 1)
             #expect(store.logIsDueForCheckpoint == leaves)
         }
@@ -147,7 +147,7 @@ import TestSupport
     /// daemon is not asked to copy a few pages after every `add --stdin`.
     @Test func aShortLogIsNotDueForCheckpoint() throws {
         let store = try makeStore()
-        try store.leaveCheckpointToDaemon()
+        try store.leaveCheckpointToOthers()
         #expect(!store.logIsDueForCheckpoint)
         _ = try store.insert(TestJobs.command(["/bin/sh", "-c"]), appendingToCommand: WordList(["a", "b"]), now: 1)
         #expect(!store.logIsDueForCheckpoint)

@@ -145,6 +145,31 @@ import TestSupport
         #expect(try jobCount(home: home) == 30_000)
     }
 
+    /// Without a daemon, the copy of a long log goes to a detached `jobq copy-log` (not done by
+    /// the caller), which copies the log into the database file and, the last connection, removes it.
+    @Test func withoutADaemonTheLogCopyIsHandedToACopyLogProcess() throws {
+        let home = Home(path: self.home)
+        do {
+            let store = try SQLiteStore(home: home)
+            try store.leaveCheckpointToOthers()
+            let line = "echo " + String(repeating: "x", count: 100) + "\n"
+            let lines = WordList(lines: Array(String(repeating: line, count: 30_000).utf8))
+            let template = JobSpec(payload: .command(["/bin/sh", "-c"]), cwd: "/", environment: [])
+            _ = try store.insert(template, appendingToCommand: lines, now: 1)
+            #expect(store.logIsDueForCheckpoint)
+        }
+        #expect(fileSize(self.home + "/jobq.db-wal") != nil)
+        let outcome = LogCopyHandOff.leave(home: home, executable: JobQProcess.binary)
+        guard case .helper(let pid) = outcome else {
+            Issue.record("the copy was not handed to a helper: \(outcome)")
+            return
+        }
+        #expect(waitForExit(pid) == 0)
+        #expect(fileSize(self.home + "/jobq.db-wal") == nil)
+        #expect(try #require(fileSize(self.home + "/jobq.db")) > 4_000_000)
+        #expect(try jobCount(home: self.home) == 30_000)
+    }
+
     /// 8 processes each running 250 `jobq add` at once: all 2,000 rows, no "database is locked".
     @Test func concurrentAddsAllLand() throws {
         let loops = runConcurrentAdds(home: home, processes: 8, each: 250, logDirectory: folder.path)

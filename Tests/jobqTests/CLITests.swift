@@ -94,26 +94,44 @@ import TestSupport
 
         // Where a command that holds its whole output would hold 5 times more for the whole list
         // than for --limit 2000, a streaming one holds the same when its first 64 KiB are out.
-        let whole = try memoryWhenTheOutputFillsAPipe("list", "--json")
-        let part = try memoryWhenTheOutputFillsAPipe("list", "--json", "--limit", "2000")
+        var whole = 0
+        var part = 0
+        try whileTheOutputFillsAPipe(["list", "--json"]) { whole = try peakMemory(of: $0) }
+        try whileTheOutputFillsAPipe(["list", "--json", "--limit", "2000"]) { part = try peakMemory(of: $0) }
         #expect(whole - part < 4_096, "\(whole) KiB against \(part) KiB with --limit 2000")
+
+        // A listing whose reader has stopped holds no read open: the write-ahead log can be
+        // copied into the database file past it, up to a job added meanwhile.
+        try whileTheOutputFillsAPipe(["list", "--json"]) { _ in
+            let store = try SQLiteStore(home: Home(path: home))
+            _ = try store.insert([JobSpec(payload: .command(["true"]), cwd: "/", environment: [])], now: 1)
+            let (frames, copied) = try store.checkpointLog()
+            #expect(frames > 0 && copied == frames, "copied \(copied) of \(frames) frames")
+        }
     }
 
     /// Runs `jobq ARGS` with its stdout into a pipe that is not read until it is full (64 KiB),
-    /// then returns the most memory the command had held by then (VmHWM, KiB), and lets it finish.
-    func memoryWhenTheOutputFillsAPipe(_ arguments: String...) throws -> Int {
+    /// calls `whileBlocked` with its PID then, and lets it finish.
+    func whileTheOutputFillsAPipe(_ arguments: [String], _ whileBlocked: (pid_t) throws -> Void) throws {
         let child = JobQProcess.spawn(JobQProcess.binary, ["--home", home] + arguments, captureOutput: true)
         close(child.stdin)
         var unread: Int32 = 0
         let full = waitUntil { ioctl(child.stdout, UInt(FIONREAD), &unread) == 0 && unread >= 1 << 16 }
-        let status = readFile("/proc/\(child.pid)/status") ?? ""
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        for fd in [child.stdout, child.stderr] {
-            while read(fd, &buffer, buffer.count) > 0 {}
-            close(fd)
+        defer {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            for fd in [child.stdout, child.stderr] {
+                while read(fd, &buffer, buffer.count) > 0 {}
+                close(fd)
+            }
+            #expect(waitForExit(child.pid) == 0)
         }
-        #expect(waitForExit(child.pid) == 0)
         try #require(full, "the output never filled the pipe")
+        try whileBlocked(child.pid)
+    }
+
+    /// The most resident memory a running process has held (VmHWM), in KiB.
+    func peakMemory(of pid: pid_t) throws -> Int {
+        let status = readFile("/proc/\(pid)/status") ?? ""
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
         return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
     }

@@ -76,7 +76,7 @@ public final class Daemon {
     /// The byte a worker pokes the wake-up FIFO with to hand over its flush.
     public static let flushRequest = UInt8(ascii: "f")
     /// The byte a large `add` (`--stdin`) pokes with after its commit: new jobs, and a log that
-    /// it left for us to copy into the database file (see `SQLiteStore.leaveCheckpointToDaemon`).
+    /// it left for us to copy into the database file (see `SQLiteStore.leaveCheckpointToOthers`).
     public static let checkpointRequest = UInt8(ascii: "c")
 
     /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the

@@ -6,7 +6,7 @@ import Glibc
 
 /// Copies the write-ahead log into the database file (a checkpoint) for the daemon, on a thread
 /// and a connection of its own. A large `add --stdin` leaves that copy to the daemon (see
-/// `SQLiteStore.leaveCheckpointToDaemon`); it takes ~0.1 s for 100,000 jobs here, and on the
+/// `SQLiteStore.leaveCheckpointToOthers`); it takes ~0.1 s for 100,000 jobs here, and on the
 /// daemon's own loop it would hold up everything else for that long: adds waiting on the socket,
 /// the workers' flush requests, signals.
 ///

@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// Starting processes: a job (its own session, stdin /dev/null, stdout/stderr to its log files,
-/// default signal dispositions, its captured cwd and environment), or a worker.
+/// default signal dispositions, its captured cwd and environment), a worker, or a detached
+/// `jobq copy-log` (`LogCopyHandOff`).
 public enum Spawn {
     /// What a spawn produced: the running child, or why it could not start.
     public enum Result: Sendable {
@@ -15,7 +16,7 @@ public enum Spawn {
     /// Starts `argv` with `environment` in `cwd`, resolving argv[0] on the *job's* PATH (not
     /// ours), with stdout/stderr on the given descriptors and `extraFDs` as 3, 4, …. A job is
     /// started `diesWithParent` (SIGKILL when its worker dies); a worker, which must outlive the
-    /// daemon, is not.
+    /// daemon, and a `copy-log`, which outlives its `add`, are not.
     public static func start(
         _ argv: [String], environment: [String], cwd: String?, stdout: Int32, stderr: Int32, extraFDs: [Int32] = [],
         diesWithParent: Bool = true

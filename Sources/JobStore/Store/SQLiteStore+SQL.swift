@@ -47,9 +47,14 @@ enum SQL {
     static let jobBySourceKey = "SELECT \(jobColumns) FROM jobs WHERE source_key = ?1"
 
     static let job = "SELECT \(jobColumns) FROM jobs WHERE id = ?1"
-    static let jobsNewestFirst = "SELECT \(jobColumns) FROM jobs ORDER BY id DESC LIMIT ?1"
+    /// The ids of a listing, newest first, and then its jobs a batch of ids at a time (a JSON
+    /// array), each batch its own read: see `SQLiteStore.forEachJob`.
+    static let idsNewestFirst = "SELECT id FROM jobs ORDER BY id DESC LIMIT ?1"
     /// Per state, so that each can use its partial index (a bound `state = ?` could not).
-    static func jobsNewestFirst(in state: JobState) -> String { newestFirst(jobColumns, in: state) }
+    static func idsNewestFirst(in state: JobState) -> String { newestFirst("id", in: state) }
+    static let jobsWithIDs = """
+        SELECT \(jobColumns) FROM jobs WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC
+        """
 
     /// The columns `decodeSummary` reads: what one line of `jobq list` shows.
     static let summaryColumns = """

@@ -39,24 +39,24 @@ public final class SQLiteStore: Store {
         try translatingErrors { try database.execute("PRAGMA mmap_size = \(256 << 20)") }
     }
 
-    /// For a large write while the daemon runs (`add --stdin`): this connection leaves copying
-    /// the write-ahead log into the database file (the checkpoint) to the daemon, so the command
-    /// returns once its jobs are on disk; the copy is the same work, done there afterwards. When
-    /// `logIsDueForCheckpoint` after the write, the caller hands it over
-    /// (`Daemon.checkpointRequest`), or, when the daemon has gone meanwhile, calls
-    /// `checkpointLog()` itself: nobody else might for a long time, and every process that
-    /// opens the database alone would reread the whole log.
-    public func leaveCheckpointToDaemon() throws {
+    /// For a large write (`add --stdin`): this connection leaves copying the write-ahead log into
+    /// the database file (the checkpoint) to another process, so the command returns once its
+    /// jobs are on disk; the copy is the same work, done there afterwards. When
+    /// `logIsDueForCheckpoint` after the write, the caller hands it over (`LogCopyHandOff`: the
+    /// daemon, or a detached `jobq copy-log`) — it must: nobody else might copy it for a long time,
+    /// and every process that opens the database alone would reread the whole log. Otherwise it
+    /// calls `checkpointOnClose`.
+    public func leaveCheckpointToOthers() throws {
         try translatingErrors { try database.leaveCheckpointsToOthers() }
     }
 
-    /// After `leaveCheckpointToDaemon`, when the write left the log short: the connection copies
+    /// After `leaveCheckpointToOthers`, when the write left the log short: the connection copies
     /// the log on close after all, as usual (the last one to close also removes the file).
     public func checkpointOnClose() throws {
         try translatingErrors { try database.checkpointOnClose() }
     }
 
-    /// After `leaveCheckpointToDaemon`: whether the last commit made the log long enough for
+    /// After `leaveCheckpointToOthers`: whether the last commit made the log long enough for
     /// SQLite to have copied it then.
     public var logIsDueForCheckpoint: Bool { database.logIsDueForCheckpoint }
 
@@ -344,24 +344,26 @@ public final class SQLiteStore: Store {
     }
 
     /// `jobs(state:limit:)` one at a time, newest first, never more than a batch of them in
-    /// memory: `list --json` of a million-job history streams instead of holding it all.
+    /// memory: `list --json` of a million-job history streams instead of holding it all. The ids
+    /// come first (8 bytes a job), then the jobs a batch at a time, each batch its own short read,
+    /// so that no read stays open while `body` runs: a reader that stops (`list --json | less`)
+    /// must not hold back the copy of the write-ahead log into the database file. A job that
+    /// changed state since its id was read is left out when listing one state, and shown as it
+    /// is now otherwise; one removed meanwhile (`clean`) is left out.
     public func forEachJob(state: JobState?, limit: Int?, _ body: (Job) throws -> Void) throws {
         do {
-            // Their --after lists, one query per batch (most homes have none at all).
-            let withDependencies = try database.statement(SQL.anyDependencies).firstRow([], { $0.int(0) }) == 1
-            var batch: [Job] = []
-            batch.reserveCapacity(Self.jobsPerBatch)
-            func pass() throws {
-                if withDependencies { try attachDependencies(to: &batch) }
-                for job in batch { try body(job) }
-                batch.removeAll(keepingCapacity: true)
-            }
-            try database.statement(state.map(SQL.jobsNewestFirst(in:)) ?? SQL.jobsNewestFirst)
-                .forEach([.integer(Int64(limit ?? -1))]) { row in
-                    batch.append(decodeJob(row))
-                    if batch.count == Self.jobsPerBatch { try pass() }
+            let ids = try database.statement(state.map(SQL.idsNewestFirst(in:)) ?? SQL.idsNewestFirst)
+                .rows([.integer(Int64(limit ?? -1))]) { JobID($0.int64(0)) }
+            for start in stride(from: 0, to: ids.count, by: Self.jobsPerBatch) {
+                let chunk = Array(ids[start..<min(start + Self.jobsPerBatch, ids.count)])
+                var batch = try database.statement(SQL.jobsWithIDs).rows([.text(Self.jsonList(chunk))], decodeJob)
+                if let state { batch.removeAll { $0.state != state } }
+                // Their --after lists, one query per batch (most homes have none at all).
+                if try database.statement(SQL.anyDependencies).firstRow([], { $0.int(0) }) == 1 {
+                    try attachDependencies(to: &batch)
                 }
-            try pass()
+                for job in batch { try body(job) }
+            }
         } catch {
             throw StoreError.from(error, path: database.path)
         }

@@ -2,8 +2,8 @@ import CPosix
 import Glibc
 import JobStore
 
-/// Writes to stdout and stderr through one buffer each, with a single `write` at the end, so
-/// that listing 10,000 jobs costs one system call, not 10,000.
+/// Writes to stdout and stderr through one buffer each, written out in blocks of 64 KiB and at
+/// the end, so that listing 10,000 jobs costs a few system calls, not 10,000.
 struct Terminal {
     private var buffer: [UInt8] = []
 
