@@ -10,13 +10,9 @@ import JobStore
 enum QuickAdd {
     static func reportWhatItLeft() throws {
         let outcome = jq_quick_add_left().pointee
-        let exchange: AddClient.Exchange
-        switch Int(outcome.status) {
-        case JQ_ADD_REFUSED: exchange = .answered(.refused(String(cString: outcome.message)))
-        case JQ_ADD_NO_ANSWER: exchange = .noAnswer
-        default: return
-        }
-        // Always throws here: the error every add gives for this exchange.
-        _ = try AddClient.id(from: exchange, home: Home(path: String(cString: outcome.home)))
+        guard let home = outcome.home else { return }  // nothing went out
+        // Throws: the error every add gives for a refusal or a missing answer.
+        let exchange = AddClient.Exchange(status: outcome.status, id: 0, message: outcome.message)
+        _ = try AddClient.id(from: exchange, home: Home(path: String(cString: home)))
     }
 }

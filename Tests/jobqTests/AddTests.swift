@@ -131,9 +131,9 @@ import TestSupport
         #expect(try jobCount(home: home) == 2_000)
     }
 
-    /// A long `add --stdin` without a daemon leaves copying the write-ahead log into the database
-    /// file to a detached `jobq copy-log` (its own connection copies nothing, not even on close):
-    /// the log is copied and, by the last connection, removed all the same.
+    /// End to end: after a long `add --stdin` without a daemon, the write-ahead log is copied into
+    /// the database file and removed (by a detached `jobq copy-log`: who copies it is
+    /// `withoutADaemonTheLogCopyIsHandedToACopyLogProcess`'s to check).
     @Test func aLongStdinAddWithoutADaemonLeavesTheLogCopyToADetachedProcess() throws {
         // Past the 1,000-page checkpoint threshold: ~1,500 pages.
         let line = "echo " + String(repeating: "x", count: 100) + "\n"

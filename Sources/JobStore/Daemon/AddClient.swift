@@ -37,19 +37,24 @@ public enum AddClient {
         case answered(AddWire.Answer)
         /// The request went out, but no (readable) answer came back.
         case noAnswer
+
+        /// An exchange as C reports it: a JQ_ADD_* status, and the id or the refusal's message.
+        public init(status: Int32, id: Int64, message: UnsafePointer<CChar>?) {
+            switch Int(status) {
+            case JQ_ADD_ADDED: self = .answered(.added(JobID(id)))
+            case JQ_ADD_REFUSED: self = .answered(.refused(message.map { String(cString: $0) } ?? ""))
+            case JQ_ADD_NO_ANSWER: self = .noAnswer
+            default: self = .unavailable
+            }
+        }
     }
 
     /// Sends one framed request to the daemon at `socketPath` and reads its answer
     /// (jq_add_exchange, which `jobq add`'s quick path runs before the Swift runtime starts).
     public static func exchange(_ message: UnsafeRawBufferPointer, socketPath: UnsafePointer<CChar>) -> Exchange {
         var answer = jq_add_answer()
-        let status = Int(jq_add_exchange(message.baseAddress, message.count, socketPath, &answer))
+        let status = jq_add_exchange(message.baseAddress, message.count, socketPath, &answer)
         defer { free(answer.message) }
-        switch status {
-        case JQ_ADD_ADDED: return .answered(.added(JobID(answer.id)))
-        case JQ_ADD_REFUSED: return .answered(.refused(String(cString: answer.message)))
-        case JQ_ADD_NO_ANSWER: return .noAnswer
-        default: return .unavailable
-        }
+        return Exchange(status: status, id: answer.id, message: answer.message)
     }
 }

@@ -48,14 +48,12 @@ struct Terminal {
     /// A JSON array and a newline, written as `elements` emits its values (`list --json`,
     /// `errors --json`): a long history goes out as it is read, never held whole.
     mutating func writeJSONArray(_ elements: (_ emit: (JSON) -> Void) throws -> Void) rethrows {
-        var out = ByteWriter(capacity: 1 << 17)
+        var out = ByteWriter(capacity: 1 << 12)
         var array = JSON.ArrayWriter()
         try elements { value in
             array.append(value, to: &out)
-            if out.count >= 1 << 16 {
-                write(out.bytes)
-                out.removeAll()
-            }
+            write(out.bytes)  // into the buffer, which goes out in 64 KiB blocks
+            out.removeAll()
         }
         array.end(&out)
         out.append(UInt8(ascii: "\n"))
