@@ -93,6 +93,10 @@ CREATE INDEX jobs_due ON jobs (run_after) WHERE state = 'queued' AND run_after >
 CREATE INDEX jobs_failed ON jobs (id) WHERE state = 'failed';
 -- Running jobs by the worker slot that owns them (reconciling after a crash).
 CREATE INDEX jobs_running ON jobs (worker) WHERE state = 'running';
+-- Jobs a supervisor has reserved as its next ones (`worker` set on a queued job: the first
+-- slot of the supervisor that reserved it), a handful at a time: they start the moment a slot
+-- frees, without a flush of their own (see SQLiteStore.supervisorStep).
+CREATE INDEX jobs_reserved ON jobs (worker) WHERE state = 'queued' AND worker IS NOT NULL;
 CREATE UNIQUE INDEX jobs_by_source_key ON jobs (source_key) WHERE source_key IS NOT NULL;
 
 -- `--after`: a job runs only once every job it names is done; it fails (reason 'dependency')
@@ -122,4 +126,4 @@ CREATE TABLE attempts (
     PRIMARY KEY (job_id, attempt)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -189,6 +189,11 @@ int jq_lock_exclusive(int fd, int wait) {
     }
 }
 
+int jq_unlock(int fd) {
+    struct flock lock = whole_file(F_UNLCK);
+    return fcntl(fd, F_OFD_SETLK, &lock) == 0 ? 0 : errno;
+}
+
 int jq_lock_is_held(int fd) {
     struct flock lock = whole_file(F_WRLCK);
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -errno;

@@ -29,10 +29,9 @@ import TestSupport
         _ = try store.insert([TestJobs.command(["true"])], now: 1)
         let claimed = try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: clock()).first)
         #expect(try store.finish(first.id, attempt: 1, end: .finished(.exited(0)), now: clock()) == .done)
-        let settled = try store.finishAndClaim(
-            finishing: AttemptEnd(id: claimed.id, attempt: 1, end: .finished(.exited(0))),
-            claiming: TestJobs.claimRequest(limit: 1), now: clock())
-        #expect(settled.finished == .done)
+        var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: 2, logDirectory: "/tmp/logs")
+        step.ends = [AttemptEnd(id: claimed.id, attempt: 1, end: .finished(.exited(0)))]
+        #expect(try store.supervisorStep(step, now: clock()).finished == [.done])
         let added = try store.insertEach(
             [TestJobs.command(["true"])], assigning: [0], claim: TestJobs.claimRequest(limit: 1), now: clock())
         #expect(added.assigned == [0])
@@ -40,48 +39,24 @@ import TestSupport
         #expect(time == 14)
     }
 
-    /// A worker woken by the daemon finds the job claimed for it, and flushes only what it
-    /// wrote: finding it writes nothing.
-    @Test func aWokenWorkerFindsItsAssignedJobAndFlushesOnlyWrites() throws {
+    /// A supervisor woken by the daemon finds the job claimed for its free slot; its step
+    /// writes without a flush (the caller sees to it).
+    @Test func aWokenSupervisorFindsItsAssignedJobWithoutAFlush() throws {
         let store = try makeStore()
         let added = try store.insertEach(
             [TestJobs.command(["true"])], assigning: [1], claim: TestJobs.claimRequest(limit: 1), now: 1)
         #expect(added.assigned == [1])
         let id = try #require(try added.results.first?.get())
         let syncs = store.database.logSyncs
-        let woken = try store.finishAndClaim(finishing: nil, claiming: TestJobs.claimRequest(limit: 1, worker: 1), now: 2)
-        #expect(woken.claimed.map(\.id) == [id])
+        var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: 2, logDirectory: "/tmp/logs")
+        step.freeSlots = [0, 1]
+        let woken = try store.supervisorStep(step, now: 2)
+        #expect(woken.started.map(\.slot) == [1] && woken.started.map(\.job.id) == [id])
+        step.freeSlots = [0]
+        step.ends = [AttemptEnd(id: id, attempt: 1, end: .finished(.exited(0)))]
+        let ended = try store.supervisorStep(step, now: 3)
+        #expect(ended.finished == [.done] && ended.started.isEmpty)
         #expect(store.database.logSyncs == syncs)
-        // Nothing to record and nothing to claim: a transaction, but nothing to flush.
-        let idle = try store.finishAndClaim(finishing: nil, claiming: TestJobs.claimRequest(limit: 1, worker: 0), now: 3)
-        #expect(idle.claimed.isEmpty && store.database.logSyncs == syncs)
-        // An outcome is written, and flushed before the worker goes on.
-        let ended = try store.finishAndClaim(
-            finishing: AttemptEnd(id: id, attempt: 1, end: .finished(.exited(0))),
-            claiming: TestJobs.claimRequest(limit: 1, worker: 1), now: 4)
-        #expect(ended.finished == .done && store.database.logSyncs == syncs + 1)
-        #expect(!ended.unflushed)
-    }
-
-    /// A worker with a daemon may leave an outcome's flush to it — never a claim's, since the
-    /// claimed job starts as soon as the call returns.
-    @Test func anOutcomeWithoutAClaimMayBeLeftUnflushed() throws {
-        let store = try makeStore()
-        let first = try runOne(store, TestJobs.command(["true"]))
-        let syncs = store.database.logSyncs
-        let alone = try store.finishAndClaim(
-            finishing: AttemptEnd(id: first.id, attempt: 1, end: .finished(.exited(0))),
-            claiming: TestJobs.claimRequest(limit: 1), mayLeaveFlush: true, now: 3)
-        #expect(alone.finished == .done && alone.claimed.isEmpty && alone.unflushed)
-        #expect(store.database.logSyncs == syncs)
-        // The next outcome comes with a claim: flushed before the job starts.
-        let second = try runOne(store, TestJobs.command(["true"]))
-        _ = try store.insert([TestJobs.command(["true"])], now: 4)
-        let withClaim = try store.finishAndClaim(
-            finishing: AttemptEnd(id: second.id, attempt: 1, end: .finished(.exited(0))),
-            claiming: TestJobs.claimRequest(limit: 1), mayLeaveFlush: true, now: 5)
-        #expect(withClaim.claimed.count == 1 && !withClaim.unflushed)
-        #expect(store.database.logSyncs == syncs + 1)
     }
 
     @Test func exitZeroIsDone() throws {

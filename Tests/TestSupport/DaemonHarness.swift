@@ -67,12 +67,14 @@ public final class DaemonHarness {
         waitForExit()
     }
 
-    /// PIDs of the live workers, read from the slot lock files.
+    /// PIDs of the live supervisors (each once), read from the slot lock files.
     public func workerPIDs() -> [pid_t] {
-        DirectoryListing.names(in: home + "/run").filter { $0.hasPrefix("slot-") && $0.hasSuffix(".lock") }.compactMap {
-            guard let lock = try? LockFile(path: home + "/run/" + $0), lock.isHeldByOther else { return nil }
+        let pids = DirectoryListing.names(in: home + "/run").filter { $0.hasPrefix("slot-") && $0.hasSuffix(".lock") }.compactMap {
+            name -> pid_t? in
+            guard let lock = try? LockFile(path: home + "/run/" + name), lock.isHeldByOther else { return nil }
             return lock.holderPID()
         }
+        return Array(Set(pids)).sorted()
     }
 
     deinit { killEverything() }

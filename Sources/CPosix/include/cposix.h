@@ -63,6 +63,8 @@ int jq_signalfd(const int *signals, int count);
 int jq_lock_exclusive(int fd, int wait);
 /// 1 when some other open file holds a lock on fd's file, 0 when none does, -errno on error.
 int jq_lock_is_held(int fd);
+/// Drops the lock this open file holds (0, or errno).
+int jq_unlock(int fd);
 
 /// fcntl(F_SETLEASE): a read lease is granted only while no process has the file open for
 /// writing, which is how the spool tells a finished file from one still being written.

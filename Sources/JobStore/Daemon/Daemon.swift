@@ -4,7 +4,8 @@ import Logging
 import Glibc
 #endif
 
-/// `jobq daemon`: one per home. It keeps N workers (Supervisor processes, one per slot) alive,
+/// `jobq daemon`: one per home. It keeps its N worker slots run by supervisors (one process for
+/// all the slots it takes over together, see `Supervisor`),
 /// turns spool files into jobs, and wakes the workers when there may be work: a `jobq add`
 /// poked it, a spool file arrived, a delayed job came due, a finished job unblocked others.
 /// It never sleeps in a loop: it waits in `poll` for whichever comes first — a signal (a
@@ -32,10 +33,12 @@ public final class Daemon {
         }
     }
 
+    /// A supervisor process, and the slots it owns.
     struct Worker {
         let pid: pid_t
-        /// Our end of the pipe to the worker: 'w' wakes it, 'd' drains it, closing it tells the
-        /// worker we are gone.
+        let slots: [Int]
+        /// Our end of the pipe to the supervisor: 'w' wakes it, 'd' drains it, closing it tells
+        /// it we are gone.
         let pipe: Int32
         let started: Int64
     }
@@ -54,7 +57,13 @@ public final class Daemon {
     let addServer: AddServer?
     let logger = Logger(label: "jobq-daemon")
 
+    /// The supervisors, by slot (a supervisor of several slots is there once for each).
     var workers: [Int: Worker] = [:]
+    /// Each supervisor once.
+    var supervisors: [Worker] {
+        var seen = Set<pid_t>()
+        return workers.keys.sorted().compactMap { workers[$0] }.filter { seen.insert($0.pid).inserted }
+    }
     /// Slots held by a worker of an earlier daemon: a pidfd that becomes readable when it exits.
     var heldSlots: [Int: Int32] = [:]
     /// Slots whose worker died young: when to start it again, and the pause after that.
@@ -78,6 +87,8 @@ public final class Daemon {
     /// The byte a large `add` (`--stdin`) pokes with after its commit: new jobs, and a log that
     /// it left for us to copy into the database file (see `SQLiteStore.leaveCheckpointToOthers`).
     public static let checkpointRequest = UInt8(ascii: "c")
+    /// The byte a draining supervisor (of an earlier daemon) pokes with when it gave back slots.
+    public static let slotReleased = UInt8(ascii: "r")
 
     /// Takes the home's daemon lock (refusing when another daemon holds it), then sets up the
     /// signals, the wake-up FIFO and the spool. Nothing runs until `run`.
@@ -158,10 +169,13 @@ public final class Daemon {
                 let (names, overflowed) = watcher.drain()
                 if !draining { ingest(overflowed ? spool.scan() : names.filter { spool.ingest($0) == .busy }) }
             }
-            for (index, slot) in slots.enumerated() where ready.contains(3 + index) {
-                if let pidfd = heldSlots.removeValue(forKey: slot) { close(pidfd) }
-                takeOverOrRetry(slot)
-                // An earlier daemon's worker ended: its job no longer counts against --workers.
+            var freed = slots.enumerated().filter { ready.contains(3 + $0.offset) }.map(\.element)
+            if pokes.contains(Self.slotReleased) { freed += heldSlots.keys.filter { !freed.contains($0) && !isHeld($0) } }
+            if !freed.isEmpty {
+                for slot in freed { if let pidfd = heldSlots.removeValue(forKey: slot) { close(pidfd) } }
+                takeOverOrRetry(freed.sorted())
+                // An earlier daemon's supervisor ended or gave slots back: its jobs no longer
+                // count against --workers.
                 wakeWorkers()
             }
             runDueTimers()
@@ -234,26 +248,41 @@ public final class Daemon {
                 try reconciler.settle(job, why: "it names no worker", now: WallClock.now())
             }
         }
-        for slot in slots.sorted() { takeOverOrRetry(slot) }
+        takeOverOrRetry(slots.sorted())
     }
 
-    /// `takeOver`, and when it fails (a full disk while settling, no file descriptors left),
-    /// try again later: the daemon keeps running.
-    private func takeOverOrRetry(_ slot: Int) {
-        do {
-            try takeOver(slot)
-        } catch {
-            logger.error("cannot take over worker slot \(slot) (will retry): \(error)")
-            scheduleRestart(slot)
+    /// `takeOver` of each slot, then one supervisor for all those it may use; a slot it cannot
+    /// take over now (a full disk while settling, no file descriptors left) is tried again
+    /// later: the daemon keeps running.
+    private func takeOverOrRetry(_ slots: [Int]) {
+        var taken: [(slot: Int, lock: LockFile)] = []
+        for slot in slots {
+            do {
+                if let lock = try takeOver(slot) { taken.append((slot, lock)) }
+            } catch {
+                logger.error("cannot take over worker slot \(slot) (will retry): \(error)")
+                scheduleRestart(slot)
+            }
         }
+        if !taken.isEmpty { startSupervisor(taken) }
     }
 
-    private func takeOver(_ slot: Int) throws {
+    /// Takes slot `slot` when no process holds it: settles whatever its last supervisor left,
+    /// and returns its lock if a supervisor should run it now.
+    private func takeOver(_ slot: Int) throws -> LockFile? {
         let slotLock = try LockFile(path: configuration.home.slotLockPath(slot))
-        guard slotLock.tryLock() else { return watchHolder(of: slot, lock: slotLock) }
+        guard slotLock.tryLock() else {
+            watchHolder(of: slot, lock: slotLock)
+            return nil
+        }
         let settled = try reconciler.settleJobs(ofDeadSlot: slot, lock: slotLock, now: WallClock.now())
         if settled > 0 { wakeWorkers() }
-        if slot < configuration.workers && !draining { startWorker(slot, lock: slotLock) }
+        return slot < configuration.workers && !draining ? slotLock : nil
+    }
+
+    /// Whether a process holds `slot`'s lock now.
+    private func isHeld(_ slot: Int) -> Bool {
+        (try? LockFile(path: configuration.home.slotLockPath(slot)))?.isHeldByOther ?? true
     }
 
     /// Waits for the earlier daemon's worker that holds `slot` to exit (its pidfd becomes readable).
@@ -272,31 +301,34 @@ public final class Daemon {
         heldSlots[slot] = pidfd
     }
 
-    private func startWorker(_ slot: Int, lock slotLock: LockFile) {
+    private func startSupervisor(_ taken: [(slot: Int, lock: LockFile)]) {
+        let slots = taken.map(\.slot)
         var fds: [Int32] = [-1, -1]
         guard jq_pipe_cloexec(&fds) == 0 else {
-            logger.error("cannot create a pipe for worker \(slot): \(systemError(errno))")
-            restartAt[slot] = WallClock.monotonic() + 1000
+            logger.error("cannot create a pipe for the supervisor of slots \(slots): \(systemError(errno))")
+            for slot in slots { restartAt[slot] = WallClock.monotonic() + 1000 }
             return
         }
         let arguments = [
-            configuration.executable, "worker", "--home", configuration.home.path, "--slot", String(slot),
-            "--workers", String(configuration.workers), "--kill-grace-ms", String(configuration.killGraceMilliseconds),
+            configuration.executable, "worker", "--home", configuration.home.path, "--slots",
+            slots.map(String.init).joined(separator: ","), "--workers", String(configuration.workers),
+            "--kill-grace-ms", String(configuration.killGraceMilliseconds),
         ]
-        // The worker gets the slot lock as fd 3 (so it holds the lock from its first instant)
-        // and the read end of the pipe as fd 4.
+        // The supervisor gets the slot locks as descriptors 3, 4, … (so it holds them from its
+        // first instant) and the read end of the pipe after them.
         let result = Spawn.start(
             arguments, environment: ProcessEnvironment.entries(), cwd: nil, stdout: STDOUT_FILENO,
-            stderr: STDERR_FILENO, extraFDs: [slotLock.fd, fds[0]], diesWithParent: false)
+            stderr: STDERR_FILENO, extraFDs: taken.map(\.lock.fd) + [fds[0]], diesWithParent: false)
         close(fds[0])
         switch result {
         case .started(let pid):
             _ = jq_set_nonblocking(fds[1])
-            workers[slot] = Worker(pid: pid, pipe: fds[1], started: WallClock.monotonic())
+            let worker = Worker(pid: pid, slots: slots, pipe: fds[1], started: WallClock.monotonic())
+            for slot in slots { workers[slot] = worker }
         case .failed(let text):
             close(fds[1])
-            logger.error("cannot start worker \(slot): \(text)")
-            scheduleRestart(slot)
+            logger.error("cannot start the supervisor of slots \(slots): \(text)")
+            for slot in slots { scheduleRestart(slot) }
         }
     }
 
@@ -306,20 +338,23 @@ public final class Daemon {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
             // Other children are orphans re-parented to us (subreaper): reaping them is all.
-            guard let (slot, worker) = workers.first(where: { $0.value.pid == pid }) else { continue }
-            workers[slot] = nil
+            guard let worker = workers.values.first(where: { $0.pid == pid }) else { continue }
+            for slot in worker.slots { workers[slot] = nil }
             close(worker.pipe)
             let how = jq_wifexited(status) != 0 ? "exit \(jq_wexitstatus(status))" : "signal \(jq_wtermsig(status))"
             if draining {
-                logger.info("worker \(slot) finished (\(how))")
+                logger.info("supervisor of slots \(worker.slots) finished (\(how))")
                 continue
             }
-            logger.warning("worker \(slot) (pid \(pid)) ended unexpectedly (\(how)); settling its job and restarting it")
-            if WallClock.monotonic() - worker.started < 1000 {
-                scheduleRestart(slot)
-            } else {
-                restartPause[slot] = nil
-                restartAt[slot] = WallClock.monotonic()
+            logger.warning(
+                "supervisor of slots \(worker.slots) (pid \(pid)) ended unexpectedly (\(how)); settling its jobs and restarting it")
+            for slot in worker.slots {
+                if WallClock.monotonic() - worker.started < 1000 {
+                    scheduleRestart(slot)
+                } else {
+                    restartPause[slot] = nil
+                    restartAt[slot] = WallClock.monotonic()
+                }
             }
         }
     }
@@ -337,11 +372,14 @@ public final class Daemon {
     /// own; its finish commits before or after our count, never unseen by both).
     private func wakeWorkers() {
         if let running = try? store.runningCount(), running >= configuration.workers { return }
-        for worker in workers.values { send("w", to: worker) }
+        for worker in supervisors { send("w", to: worker) }
     }
 
     private func wake(_ slots: [Int]) {
-        for slot in slots { if let worker = workers[slot] { send("w", to: worker) } }
+        var woken = Set<pid_t>()
+        for slot in slots {
+            if let worker = workers[slot], woken.insert(worker.pid).inserted { send("w", to: worker) }
+        }
     }
 
     private func send(_ command: Character, to worker: Worker) {
@@ -390,10 +428,9 @@ public final class Daemon {
                 workerFlushDue = now + 1000
             }
         }
-        for (slot, time) in restartAt where time <= now {
-            restartAt[slot] = nil
-            takeOverOrRetry(slot)
-        }
+        let due = restartAt.filter { $0.value <= now }.map(\.key).sorted()
+        for slot in due { restartAt[slot] = nil }
+        if !due.isEmpty { takeOverOrRetry(due) }
         if let retry = spoolRetryAt, retry <= now, !draining {
             spoolRetryAt = nil
             ingest(spool.scan())
@@ -407,7 +444,7 @@ public final class Daemon {
     private func stop(_ signal: Int32) {
         let busy = (try? store.runningCount()) ?? 0
         logger.info("daemon stopping on signal \(signal); \(busy) running jobs are left to their workers")
-        for worker in workers.values { close(worker.pipe) }
+        for worker in supervisors { close(worker.pipe) }
         workers.removeAll()
     }
 
@@ -416,7 +453,7 @@ public final class Daemon {
         guard !draining else { return }
         draining = true
         logger.info("draining: no new jobs start; exiting when the running ones are done")
-        for worker in workers.values { send("d", to: worker) }
+        for worker in supervisors { send("d", to: worker) }
         restartAt.removeAll()
     }
 }

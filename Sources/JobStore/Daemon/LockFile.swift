@@ -36,6 +36,11 @@ public final class LockFile {
         return isLocked
     }
 
+    /// Drops the lock (a supervisor that drains gives back a slot it will not use again).
+    public func unlock() {
+        if isLocked && jq_unlock(fd) == 0 { isLocked = false }
+    }
+
     /// Whether another open file holds the lock (the holder is alive).
     public var isHeldByOther: Bool { jq_lock_is_held(fd) == 1 }
 
@@ -78,7 +83,8 @@ public final class LockFile {
         return (JobID(id), attempt, ProcessIdentity(pid: pid, startTime: start))
     }
 
-    static let jobLineOffset = 32
+    /// Room for the PID and the note (a supervisor's is its boot: "boot " and a 36-character id).
+    static let jobLineOffset = 64
     static let jobLineWidth = 96
 
     /// The PID the holder wrote, if any.

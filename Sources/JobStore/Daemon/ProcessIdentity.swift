@@ -53,6 +53,23 @@ public struct ProcessIdentity: Sendable, Equatable {
         }
     }
 
+    /// The machine's boot, as the kernel names it (/proc/sys/kernel/random/boot_id): a supervisor
+    /// writes it into its slot files, so the reconciler can tell whether the machine went down
+    /// since (and took unflushed commits with it).
+    public static func bootID() -> String? {
+        let bytes = readProcFile("/proc/sys/kernel/random/boot_id", limit: 64)
+        let text = String(decoding: bytes.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Whether the environment this process was started with holds `entry` (`KEY=VALUE`, the
+    /// whole entry): a job's processes carry JOBQ_JOB_ID, also those that left its session.
+    public func environmentContains(_ entry: String) -> Bool {
+        guard isAlive else { return false }
+        let wanted = Array(entry.utf8)
+        return readProcFile("/proc/\(pid)/environ", limit: 1 << 20).split(separator: 0).contains { $0.elementsEqual(wanted) }
+    }
+
     /// The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, …].
     static func statFields(of pid: pid_t) -> [Substring]? {
         ProcessStat(pid).map { String(decoding: $0.fields, as: UTF8.self).split(separator: " ") }
@@ -101,4 +118,20 @@ struct ProcessStat {
         guard field == number, digits > 0 else { return nil }
         return negative ? -value : value
     }
+}
+
+/// A /proc file's bytes, up to `limit`.
+func readProcFile(_ path: String, limit: Int) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while bytes.count < limit {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return bytes
 }

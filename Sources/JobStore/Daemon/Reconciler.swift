@@ -19,9 +19,27 @@ public struct Reconciler {
     }
 
     /// Settles the running jobs owned by `slot`, whose lock the caller now holds (`lock`: its
-    /// file also names the process of the job the worker ran last).
+    /// file also names the process of the job the supervisor ran last in it, and the boot it
+    /// ran in), and the jobs reserved by a supervisor whose first slot it was. Returns how many
+    /// jobs it settled or put back in the queue.
     @discardableResult
     public func settleJobs(ofDeadSlot slot: Int, lock: LockFile?, now: Int64) throws -> Int {
+        let reserved = try store.reservations(of: slot).count
+        if reserved > 0 {
+            // A reserved job's start is committed before it starts, without a flush: only a
+            // crash of the machine can have lost that commit. The slot file names the boot its
+            // supervisor ran in (and a file written before a crash may have lost that too).
+            let sameBoot = Reconciler.bootNote != nil && lock?.holderNote() == Reconciler.bootNote
+            let settled = try store.settleReservations(
+                of: slot, maybeStarted: !sameBoot,
+                why: "it was reserved to start in worker slot \(slot) when the machine went down, and may have started",
+                logDirectory: home.logsDirectory, now: now)
+            for (id, result) in settled {
+                let how = result == .requeued ? "queued again" : "settled as lost"
+                logger.warning("job \(id) may have started before the machine went down: \(how)")
+            }
+            if sameBoot { logger.info("\(reserved) jobs reserved by the supervisor of slot \(slot) went back to the queue") }
+        }
         let orphans = try store.runningJobs().filter { $0.worker == slot }
         let recorded = lock?.recordedJob()
         for var job in orphans {
@@ -32,8 +50,11 @@ public struct Reconciler {
             }
             try settle(job, why: "its worker (slot \(slot)) vanished without recording how it ended", now: now)
         }
-        return orphans.count
+        return orphans.count + reserved
     }
+
+    /// What a supervisor writes as its slot files' note: the boot it runs in.
+    public static var bootNote: String? { ProcessIdentity.bootID().map { "boot " + $0 } }
 
     /// Settles one running job whose owner is known to be gone: `lost`, unless the caller
     /// says otherwise (a cancel of an unsupervised job).

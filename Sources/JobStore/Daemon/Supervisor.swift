@@ -4,26 +4,34 @@ import Logging
 import Glibc
 #endif
 
-/// A worker: the long-lived supervisor of one worker slot. It claims a job, runs it in its own
-/// session, waits for it, records how it ended, and claims the next — the outcome and the next
-/// claim in one transaction. It holds its slot's lock for as long as it lives, so "the lock is
-/// held" means "this job's owner is alive", and it outlives the daemon: when the daemon goes
-/// away it finishes the job it has, records the outcome, and exits.
+/// A supervisor: the long-lived owner of worker slots — the daemon starts one for all of its
+/// slots. It starts jobs in their slots, each in its own session, waits for them, and records
+/// how they ended. It holds each slot's lock for as long as it lives, so "the lock is held"
+/// means "this job's owner is alive", and it outlives the daemon: when the daemon goes away it
+/// finishes the jobs it has, records their outcomes, and exits.
 ///
-/// It is also a child subreaper: a job's orphaned descendants are re-parented to it, so it
-/// can stop them with the job and reap them (no zombies).
+/// A job may start only once its claim is on disk. So that short jobs do not each wait for a
+/// flush, it reserves the next few jobs and flushes that while its jobs run, on a thread of its
+/// own (`LogFlusher`); a reserved job starts the moment a slot frees, its start committed but
+/// not flushed (see `SQLiteStore.supervisorStep`). One process for all slots keeps claim order
+/// (the next reservation goes to whichever slot frees first) and does one transaction for the
+/// jobs that end together.
+///
+/// It is also a child subreaper: a job's orphaned descendants are re-parented to it, so it can
+/// stop them with the job (they carry the job's JOBQ_JOB_ID) and reap them (no zombies).
 public final class Supervisor {
     public struct Configuration: Sendable {
         public var home: Home
-        public var slot: Int
+        /// The slots it owns; their locks are its descriptors 3, 4, …, in this order.
+        public var slots: [Int]
         /// The daemon's --workers: never more jobs running than this, in all.
         public var workers: Int
         /// Between SIGTERM and SIGKILL when a job is cancelled or times out.
         public var killGraceMilliseconds: Int64
 
-        public init(home: Home, slot: Int, workers: Int, killGraceMilliseconds: Int64) {
+        public init(home: Home, slots: [Int], workers: Int, killGraceMilliseconds: Int64) {
             self.home = home
-            self.slot = slot
+            self.slots = slots
             self.workers = workers
             self.killGraceMilliseconds = killGraceMilliseconds
         }
@@ -32,7 +40,7 @@ public final class Supervisor {
     /// Why jobq is stopping a job.
     enum StopCause { case cancel, timeout }
 
-    /// The job this worker runs now.
+    /// A job that runs now.
     struct Running {
         var job: Job
         var pid: pid_t
@@ -46,118 +54,259 @@ public final class Supervisor {
         var recordPIDAt: Int64?
     }
 
+    /// One worker slot: its lock, its cancel FIFO, its log files, and the job it runs.
+    final class Slot {
+        let number: Int
+        let lock: LockFile
+        let cancelPoke: Poke
+        let logs: SlotLogs
+        var running: Running?
+
+        init(number: Int, lock: LockFile, cancelPoke: Poke, logs: SlotLogs) {
+            self.number = number
+            self.lock = lock
+            self.cancelPoke = cancelPoke
+            self.logs = logs
+        }
+    }
+
     /// A job that ends sooner than this has its PID written with its outcome, saving a
     /// transaction per short job; a longer one gets it written after this long.
     static let pidRecordDelay: Int64 = 20
+    /// Jobs reserved ahead, per slot: enough to bridge a flush between short jobs (measured:
+    /// 4 per slot drained `true` jobs fastest; 2 per slot ~15 % slower).
+    static let reservationsPerSlot = 4
+    /// Reservations pay only while jobs are short: when every slot's job has run this long they
+    /// go back to the queue, so that they never hold back a job added meanwhile with a higher
+    /// priority, nor a job that a restarted daemon's supervisor could run.
+    static let reservationHoldMilliseconds: Int64 = 20
 
     let configuration: Configuration
     let store: SQLiteStore
-    let slotLock: LockFile
+    let slots: [Slot]
+    /// Its reservations carry its first slot.
+    let reserver: Int
     let signals: SignalChannel
-    let cancelPoke: Poke
-    let logs: SlotLogs
+    let flusher: LogFlusher
     let logger = Logger(label: "jobq-worker")
     /// Commands from the daemon ('w' work may be ready, 'd' drain); EOF when it is gone.
     var daemonPipe: Int32
-    var running: Running?
-    var pendingEnd: AttemptEnd?
+    var pendingEnds: [AttemptEnd] = []
+    /// Flushed reservations, in claim order: each may start now.
+    var reservations: [JobID] = []
+    /// Reservations the flush in flight covers.
+    var flushingReservations: [JobID] = []
+    /// Reservations committed since that flush began: the next one covers them.
+    var unflushedReservations: [JobID] = []
+    /// Outcomes committed since the last flush began, which nobody was asked to flush yet.
+    var outcomesNeedFlush = false
     var wakePending = true
     var draining = false
-    /// Whether, since draining began, it looked once for a job the daemon had already claimed
-    /// for it (which it must run rather than abandon).
-    var checkedForAssignedJob = false
+    /// Whether, since draining began, it looked once for jobs the daemon had already claimed
+    /// for its free slots (which it must run rather than abandon).
+    var checkedForAssignedJobs = false
     /// After a failed write (disk full, …): when to try again, and the next pause.
     var retryAt: Int64?
     var retryPause: Int64 = 250
     var idleTrim = IdleTrim()
-    /// The last job's environment in C form: the next job usually has the same (one `add`).
-    var lastEnvironment: CStrings?
+    /// The last job's environment without its JOBQ_JOB_ID: the next job usually has the same.
+    var lastEnvironment: [String]?
+    var lastFilteredEnvironment: [String] = []
     let programs = ProgramPaths()
-    /// The daemon's wake-up FIFO, kept open: a worker asks it to flush an outcome (see `settleAndClaim`).
+    /// The daemon's wake-up FIFO, kept open: the supervisor asks it to flush outcomes (see `step`).
     let flushRequests: PokeSender
 
-    /// Takes over the slot lock (`lockFD`, inherited from the daemon) and the daemon's pipe.
-    public init(configuration: Configuration, lockFD: Int32, daemonPipe: Int32) throws {
+    /// Takes over the slot locks (inherited from the daemon as descriptors 3, 4, …) and the
+    /// daemon's pipe.
+    public init(configuration: Configuration, firstLockFD: Int32, daemonPipe: Int32) throws {
+        precondition(!configuration.slots.isEmpty)
         self.configuration = configuration
         signals = try SignalChannel([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
-        slotLock = LockFile(adopting: lockFD, path: configuration.home.slotLockPath(configuration.slot))
-        slotLock.recordHolder(getpid())
+        let home = configuration.home
+        let bootNote = Reconciler.bootNote
+        slots = try configuration.slots.enumerated().map { index, number in
+            let lock = LockFile(adopting: firstLockFD + Int32(index), path: home.slotLockPath(number))
+            lock.recordHolder(getpid(), note: bootNote)
+            return Slot(
+                number: number, lock: lock, cancelPoke: try Poke(listeningAt: home.slotPokePath(number)),
+                logs: SlotLogs(home: home, slot: number))
+        }
+        reserver = configuration.slots[0]
         self.daemonPipe = daemonPipe
         _ = jq_set_cloexec(daemonPipe)
         _ = jq_set_nonblocking(daemonPipe)
-        cancelPoke = try Poke(listeningAt: configuration.home.slotPokePath(configuration.slot))
-        flushRequests = PokeSender(path: configuration.home.wakePath)
-        // Never creates it: the daemon did, and a worker starting after its home was deleted
-        // must fail rather than leave an empty database behind.
-        store = try SQLiteStore(path: configuration.home.databasePath, create: false, cacheKilobytes: 256)
-        logs = SlotLogs(home: configuration.home, slot: configuration.slot)
+        flushRequests = PokeSender(path: home.wakePath)
+        // Never creates it: the daemon did, and a supervisor starting after its home was
+        // deleted must fail rather than leave an empty database behind.
+        store = try SQLiteStore(path: home.databasePath, create: false, cacheKilobytes: 256)
+        // After the signal mask is set (SignalChannel): the thread inherits it.
+        flusher = try LogFlusher(logPath: store.database.logPath)
     }
 
-    /// Runs jobs until told to stop (or the daemon goes away) and the current job is recorded.
+    /// Runs jobs until told to stop (or the daemon goes away) and every job it ran is recorded.
     public func run() -> Int32 {
         _ = jq_set_child_subreaper()
         IdleTrim.keepFreedMemoryUntilIdle()
         while true {
-            if running == nil && retryAt == nil {
-                if pendingEnd != nil || (wakePending && !draining) || (draining && !checkedForAssignedJob) {
-                    if draining { checkedForAssignedJob = true }
-                    settleAndClaim()
-                    continue
-                }
-                if draining { return 0 }
+            if retryAt == nil && stepIsDue {
+                step()
+                continue
+            }
+            if draining && checkedForAssignedJobs && pendingEnds.isEmpty { giveBackIdleSlots() }
+            if draining && retryAt == nil && pendingEnds.isEmpty && slots.allSatisfy({ $0.running == nil })
+                && !flusher.isBusy
+            {
+                do { try store.flush() } catch { logger.error("cannot flush to disk: \(error)") }
+                return 0
             }
             waitForEvents()
         }
     }
 
-    // MARK: Claim, start, finish
+    private var freeSlots: [Slot] { slots.filter { $0.running == nil } }
 
-    private func settleAndClaim() {
+    /// Draining, each slot whose job is recorded is given back at once (its lock dropped), and
+    /// the home's daemon told: a daemon started meanwhile uses it while the other slots' jobs
+    /// still run.
+    private func giveBackIdleSlots() {
+        var gaveBack = false
+        for slot in slots where slot.running == nil && slot.lock.isLocked {
+            slot.lock.unlock()
+            gaveBack = true
+        }
+        if gaveBack { _ = flushRequests.send(Daemon.slotReleased) }
+    }
+
+    private var stepIsDue: Bool {
+        if !pendingEnds.isEmpty { return true }
+        let anyFree = slots.contains { $0.running == nil }
+        if draining { return anyFree && !checkedForAssignedJobs }
+        return wakePending || (anyFree && !reservations.isEmpty)
+    }
+
+    // MARK: Steps: record, start, reserve
+
+    /// One transaction: the outcomes of the jobs that ended, the jobs that start now in the free
+    /// slots (one the daemon claimed for a slot, else the next reservation), and more
+    /// reservations while there may be jobs for them.
+    private func step() {
+        var request = SQLiteStore.SupervisorStep(
+            reserver: reserver, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
+        request.ends = pendingEnds
         // Draining, it takes no new job — but one the daemon already claimed for it, it runs.
-        let request = ClaimRequest(
-            limit: 1, worker: configuration.slot, maxRunning: configuration.workers,
-            logDirectory: configuration.home.logsDirectory)
+        request.freeSlots = draining && checkedForAssignedJobs ? [] : freeSlots.map(\.number)
+        if !draining {
+            request.reservations = reservations
+            let held = reservations.count + flushingReservations.count + unflushedReservations.count
+            // A step that records an end or follows a wake-up looks for more work; one that only
+            // starts flushed reservations has nothing new to find.
+            if wakePending || !pendingEnds.isEmpty {
+                request.reserve = max(0, Self.reservationsPerSlot * slots.count - held)
+            }
+        }
         do {
-            // With a daemon, an outcome that no claim follows is left for it to flush (see
-            // `Daemon.workerFlushDue`); alone, the worker flushes it itself.
-            let result = try store.finishAndClaim(
-                finishing: pendingEnd, claiming: request, claimNew: !draining, mayLeaveFlush: daemonPipe >= 0,
-                now: WallClock.now())
-            if result.unflushed && !flushRequests.send(Daemon.flushRequest) { try store.flush() }
-            if let pendingEnd, let finished = result.finished { logSettled(pendingEnd.id, finished) }
-            pendingEnd = nil
+            let result = try store.supervisorStep(request, now: WallClock.now())
+            if draining { checkedForAssignedJobs = true }
+            for (end, finished) in zip(pendingEnds, result.finished) { logSettled(end.id, finished) }
+            let wroteOutcomes = !pendingEnds.isEmpty
+            pendingEnds = []
             wakePending = false
             retryAt = nil
             retryPause = 250
+            reservations.removeFirst(result.reservationsUsed)
+            unflushedReservations += result.reserved
+            if wroteOutcomes { outcomesNeedFlush = true }
+            flushWhatNeedsIt()
             if result.unblocksOthers { Poke.send(to: configuration.home.wakePath) }
-            if let job = result.claimed.first { start(job) }
+            for (number, job) in result.started {
+                if let slot = slots.first(where: { $0.number == number }) { start(job, in: slot) }
+            }
         } catch {
-            // Keep the outcome and try again: a finished job's result is never dropped.
+            // Keep the outcomes and try again: a finished job's result is never dropped.
             logger.error("cannot write to the database (will retry in \(retryPause) ms): \(error)")
             retryAt = WallClock.monotonic() + retryPause
             retryPause = min(retryPause * 2, 30_000)
         }
     }
 
-    private func start(_ job: Job) {
+    /// New reservations need a flush before they may start: this supervisor's own, on its
+    /// thread. Outcomes alone need one soon, not now: with a daemon it is asked to take them
+    /// along with its next flush (usually an add's, which a stream of jobs added one by one
+    /// brings anyway: one flush per job instead of two).
+    private func flushWhatNeedsIt() {
+        guard !flusher.isBusy else { return }
+        if !unflushedReservations.isEmpty {
+            flushingReservations = unflushedReservations
+            unflushedReservations = []
+            outcomesNeedFlush = false
+            flusher.request()
+        } else if outcomesNeedFlush {
+            outcomesNeedFlush = false
+            if daemonPipe < 0 || !flushRequests.send(Daemon.flushRequest) { flusher.request() }
+        }
+    }
+
+    private func flushDone() {
+        if flusher.collect() {
+            reservations += flushingReservations
+        } else {
+            logger.error("cannot flush the database's log to disk (will retry in \(retryPause) ms)")
+            unflushedReservations = flushingReservations + unflushedReservations
+            outcomesNeedFlush = true
+            retryAt = WallClock.monotonic() + retryPause
+            retryPause = min(retryPause * 2, 30_000)
+        }
+        flushingReservations = []
+        if retryAt == nil { flushWhatNeedsIt() }
+    }
+
+    /// Gives its reservations back to the queue: when draining, and when every slot runs a
+    /// long job (see `reservationHoldMilliseconds`).
+    private func releaseReservations() {
+        guard !(reservations.isEmpty && flushingReservations.isEmpty && unflushedReservations.isEmpty) else { return }
+        do {
+            try store.releaseReservations(of: reserver)
+            reservations = []
+            flushingReservations = []
+            unflushedReservations = []
+        } catch {
+            // The reconciler gives them back when this supervisor is gone.
+            logger.error("cannot give reserved jobs back to the queue: \(error)")
+        }
+    }
+
+    /// When reservations go back to the queue if every slot is still busy then.
+    private var releaseAt: Int64? {
+        guard !(reservations.isEmpty && flushingReservations.isEmpty && unflushedReservations.isEmpty) else { return nil }
+        var latest: Int64 = 0
+        for slot in slots {
+            guard let running = slot.running else { return nil }
+            latest = max(latest, running.started)
+        }
+        return latest + Self.reservationHoldMilliseconds
+    }
+
+    // MARK: Starting and ending jobs
+
+    private func start(_ job: Job, in slot: Slot) {
         let attempt = job.attempt
         // Cancelled between its claim and now (the daemon may have claimed it for us).
         if job.cancelRequestedAt != nil {
             logger.info("job \(job.id) cancelled before it started")
-            pendingEnd = AttemptEnd(id: job.id, attempt: attempt, end: .cancelled(nil))
+            pendingEnds.append(AttemptEnd(id: job.id, attempt: attempt, end: .cancelled(nil)))
             return
         }
         func fail(_ text: String, stderr: Int32 = -1) {
             if stderr >= 0 {
                 writeAll("jobq: \(text)\n", to: stderr)
-                logs.keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath)
+                slot.logs.keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath)
             }
             logger.warning("job \(job.id) could not start: \(text)")
-            pendingEnd = AttemptEnd(id: job.id, attempt: attempt, end: .spawnFailed(text))
+            pendingEnds.append(AttemptEnd(id: job.id, attempt: attempt, end: .spawnFailed(text)))
         }
         let stdout: Int32
         let stderr: Int32
-        switch logs.open() {
+        switch slot.logs.open() {
         case .success(let fds): (stdout, stderr) = fds
         case .failure(let failure): return fail(failure.text)
         }
@@ -172,10 +321,9 @@ public final class Supervisor {
             scriptPath = path
         }
         let argv = commandLine(for: job.payload, scriptPath: scriptPath)
-        let environment = job.environment ?? []
-        if lastEnvironment?.strings != environment { lastEnvironment = CStrings(environment) }
         switch Spawn.start(
-            argv, environment: lastEnvironment!, cwd: job.cwd, stdout: stdout, stderr: stderr, programs: programs)
+            argv, environment: CStrings(environment(of: job)), cwd: job.cwd, stdout: stdout, stderr: stderr,
+            programs: programs)
         {
         case .failed(let text):
             if let scriptPath { unlink(scriptPath) }
@@ -185,13 +333,27 @@ public final class Supervisor {
             let process = ProcessIdentity.current(pid)
             // At once, in the slot's lock file (no transaction): whoever settles this slot after
             // a crash finds the job's process there even before its PID reaches the database.
-            if let process { slotLock.recordJob(job.id, attempt: attempt, process: process) }
-            running = Running(
+            if let process { slot.lock.recordJob(job.id, attempt: attempt, process: process) }
+            slot.running = Running(
                 job: job, pid: pid, process: process, started: now, deadline: job.timeoutMilliseconds.map { now + $0 },
                 stopping: nil, killAt: nil, scriptPath: scriptPath, recordPIDAt: now + Self.pidRecordDelay)
-            logger.info("job \(job.id) started: pid \(pid), worker \(configuration.slot), \(job.displayName)")
+            logger.info("job \(job.id) started: pid \(pid), worker \(slot.number), \(job.displayName)")
         }
     }
+
+    /// The job's captured environment, with JOBQ_JOB_ID set to its id (a job added from inside
+    /// another job captured that one's): the job can name itself, and its processes stay
+    /// recognisable when they leave its session (`signalTree`).
+    private func environment(of job: Job) -> [String] {
+        let captured = job.environment ?? []
+        if lastEnvironment != captured {
+            lastEnvironment = captured
+            lastFilteredEnvironment = captured.filter { !$0.hasPrefix(Self.jobIDVariable + "=") }
+        }
+        return lastFilteredEnvironment + [Self.jobIDVariable + "=\(job.id)"]
+    }
+
+    public static let jobIDVariable = "JOBQ_JOB_ID"
 
     private func writeScript(_ text: String, to path: String) -> Bool {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o700)
@@ -201,8 +363,9 @@ public final class Supervisor {
         return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
     }
 
-    /// The job's process ended: note the outcome (written with the next claim).
-    private func ended(_ running: Running, status: Int32) {
+    /// A job's process ended: note the outcome (written by the next step).
+    private func ended(_ slot: Slot, status: Int32) {
+        guard let running = slot.running else { return }
         let outcome: ProcessOutcome = jq_wifexited(status) != 0
             ? .exited(jq_wexitstatus(status)) : .signaled(jq_wtermsig(status))
         let end: JobEnd
@@ -211,13 +374,13 @@ public final class Supervisor {
         case .timeout?: end = .timedOut(outcome)
         case nil: end = .finished(outcome)
         }
-        if running.stopping != nil { signalTree(of: running, SIGKILL) }
+        slot.running = nil
+        if running.stopping != nil { signalTree(of: running, SIGKILL, leaderReaped: true) }
         if let path = running.scriptPath { unlink(path) }
-        logs.keep(stdoutPath: running.job.stdoutPath, stderrPath: running.job.stderrPath)
+        slot.logs.keep(stdoutPath: running.job.stdoutPath, stderrPath: running.job.stderrPath)
         let seconds = Double(WallClock.monotonic() - running.started) / 1000
         logger.info("job \(running.job.id) ended: \(describe(end)) after \(formatSeconds((seconds * 1000).rounded() / 1000))s")
-        pendingEnd = AttemptEnd(id: running.job.id, attempt: running.job.attempt, end: end, process: running.process)
-        self.running = nil
+        pendingEnds.append(AttemptEnd(id: running.job.id, attempt: running.job.attempt, end: end, process: running.process))
     }
 
     private func logSettled(_ id: JobID, _ result: FinishResult) {
@@ -241,11 +404,16 @@ public final class Supervisor {
     // MARK: Events
 
     private func waitForEvents() {
-        var fds = [signals.fd, cancelPoke.fd]
+        var fds = [signals.fd, flusher.fd] + slots.map(\.cancelPoke.fd)
+        let daemonIndex = fds.count
         if daemonPipe >= 0 { fds.append(daemonPipe) }
         let now = WallClock.monotonic()
-        let deadline = running?.stopping == nil ? running?.deadline : nil
-        let timeout = [deadline, running?.killAt, running?.recordPIDAt, retryAt].compactMap { $0 }.min().map { $0 - now }
+        var timers = [retryAt, releaseAt]
+        for slot in slots {
+            guard let running = slot.running else { continue }
+            timers += [running.stopping == nil ? running.deadline : nil, running.killAt, running.recordPIDAt]
+        }
+        let timeout = timers.compactMap { $0 }.min().map { $0 - now }
         let ready = EventWait.wait(for: fds, timeout: [timeout, idleTrim.timeout].compactMap { $0 }.min())
         if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
 
@@ -254,17 +422,26 @@ public final class Supervisor {
                 if signal == SIGCHLD {
                     reapChildren()
                 } else {
-                    logger.info("worker \(configuration.slot) got signal \(signal): finishing the current job, then exiting")
-                    draining = true
+                    logger.info("supervisor of slots \(slotList) got signal \(signal): finishing the current jobs, then exiting")
+                    beginDrain()
                 }
             }
         }
-        if ready.contains(1) {
-            cancelPoke.drain()
-            checkCancellation()
+        if ready.contains(1) { flushDone() }
+        for (index, slot) in slots.enumerated() where ready.contains(2 + index) {
+            slot.cancelPoke.drain()
+            checkCancellation(slot)
         }
-        if ready.contains(2) { readDaemonPipe() }
+        if daemonPipe >= 0 && ready.contains(daemonIndex) { readDaemonPipe() }
         checkTimers()
+    }
+
+    private var slotList: String { slots.map { String($0.number) }.joined(separator: ",") }
+
+    private func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        releaseReservations()
     }
 
     private func reapChildren() {
@@ -272,7 +449,7 @@ public final class Supervisor {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
-            if let current = running, current.pid == pid { ended(current, status: status) }
+            if let slot = slots.first(where: { $0.running?.pid == pid }) { ended(slot, status: status) }
         }
     }
 
@@ -285,67 +462,79 @@ public final class Supervisor {
             let n = buffer.withUnsafeMutableBytes { read(daemonPipe, $0.baseAddress, $0.count) }
             if n > 0 {
                 if buffer[0..<n].contains(UInt8(ascii: "w")) { wake = true }
-                if buffer[0..<n].contains(UInt8(ascii: "d")) { draining = true }
+                if buffer[0..<n].contains(UInt8(ascii: "d")) { beginDrain() }
                 continue
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { break }
-            // The daemon is gone: finish this job, record it, and exit — and flush whatever
+            // The daemon is gone: finish these jobs, record them, and exit — and flush whatever
             // outcome was left to it.
             close(daemonPipe)
             daemonPipe = -1
-            draining = true
+            beginDrain()
             do { try store.flush() } catch { logger.error("cannot flush to disk: \(error)") }
             break
         }
         if wake && !draining { wakePending = true }
     }
 
-    private func checkCancellation() {
-        guard let current = running, current.stopping == nil else { return }
+    private func checkCancellation(_ slot: Slot) {
+        guard let current = slot.running, current.stopping == nil else { return }
         let requested = (try? store.isCancelRequested(current.job.id, attempt: current.job.attempt)) ?? false
-        if requested { beginStop(.cancel) }
+        if requested { beginStop(slot, .cancel) }
     }
 
     private func checkTimers() {
         let now = WallClock.monotonic()
-        if let retry = retryAt, now >= retry { retryAt = nil }
-        guard let current = running else { return }
-        if let due = current.recordPIDAt, now >= due {
-            running?.recordPIDAt = nil
-            do {
-                _ = try store.recordStart(
-                    of: current.job.id, attempt: current.job.attempt, pid: current.pid, pidStart: current.process?.startTime)
-            } catch {
-                logger.error("cannot record the pid of job \(current.job.id): \(error)")
-            }
+        if let retry = retryAt, now >= retry {
+            retryAt = nil
+            flushWhatNeedsIt()
         }
-        if current.stopping == nil, let deadline = current.deadline, now >= deadline {
-            logger.info("job \(current.job.id) ran past its timeout: stopping it")
-            beginStop(.timeout)
-        } else if let killAt = current.killAt, now >= killAt {
-            logger.info("job \(current.job.id) still running \(configuration.killGraceMilliseconds) ms after SIGTERM: SIGKILL")
-            signalTree(of: current, SIGKILL)
-            running?.killAt = nil
+        if let release = releaseAt, now >= release { releaseReservations() }
+        for slot in slots {
+            guard let current = slot.running else { continue }
+            if let due = current.recordPIDAt, now >= due {
+                slot.running?.recordPIDAt = nil
+                do {
+                    _ = try store.recordStart(
+                        of: current.job.id, attempt: current.job.attempt, pid: current.pid,
+                        pidStart: current.process?.startTime)
+                } catch {
+                    logger.error("cannot record the pid of job \(current.job.id): \(error)")
+                }
+            }
+            if current.stopping == nil, let deadline = current.deadline, now >= deadline {
+                logger.info("job \(current.job.id) ran past its timeout: stopping it")
+                beginStop(slot, .timeout)
+            } else if let killAt = current.killAt, now >= killAt {
+                logger.info("job \(current.job.id) still running \(configuration.killGraceMilliseconds) ms after SIGTERM: SIGKILL")
+                signalTree(of: current, SIGKILL, leaderReaped: false)
+                slot.running?.killAt = nil
+            }
         }
     }
 
     /// SIGTERM now, SIGKILL after the grace period unless it ended.
-    private func beginStop(_ cause: StopCause) {
-        guard let current = running else { return }
-        running?.stopping = cause
-        running?.killAt = WallClock.monotonic() + configuration.killGraceMilliseconds
-        signalTree(of: current, SIGTERM)
+    private func beginStop(_ slot: Slot, _ cause: StopCause) {
+        guard let current = slot.running else { return }
+        slot.running?.stopping = cause
+        slot.running?.killAt = WallClock.monotonic() + configuration.killGraceMilliseconds
+        signalTree(of: current, SIGTERM, leaderReaped: false)
     }
 
-    /// Signals everything the job is: its process group, and every process below this worker
-    /// that started since the job did — the worker being a subreaper that runs one job at a
-    /// time, that is the job's whole tree, including grandchildren that left the group or the
-    /// session, and its orphans re-parented to us (leftovers of earlier jobs started earlier).
-    private func signalTree(of running: Running, _ signal: Int32) {
+    /// Signals everything the job is: its process group; every process below its leader,
+    /// including those that left the group or the session; and the orphans re-parented to us
+    /// that carry its JOBQ_JOB_ID, with what is below them. (Once the leader is reaped its PID
+    /// may be reused, so the walk below it is only made while it is not.)
+    private func signalTree(of running: Running, _ signal: Int32, leaderReaped: Bool) {
         kill(-running.pid, signal)
-        for pid in ProcessTree.descendants(of: getpid(), startedSince: running.process?.startTime ?? 0) {
-            kill(pid, signal)
+        var targets = leaderReaped ? [] : ProcessTree.descendants(of: running.pid)
+        let leaders = Set(slots.compactMap { $0.running?.pid })
+        let marker = Self.jobIDVariable + "=\(running.job.id)"
+        for child in ProcessTree.children(of: getpid()) where child != running.pid && !leaders.contains(child) {
+            guard let orphan = ProcessIdentity.current(child), orphan.environmentContains(marker) else { continue }
+            targets += [child] + ProcessTree.descendants(of: child)
         }
+        for pid in targets { kill(pid, signal) }
     }
 }

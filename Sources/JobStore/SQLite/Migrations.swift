@@ -3,5 +3,9 @@
 /// newest full schema, and a new step must leave an old database with exactly that schema
 /// (MigratorTests checks this for every step).
 enum Migrations {
-    static let steps: [Migrator.Step] = []
+    static let steps: [Migrator.Step] = [
+        // 1 → 2: a supervisor reserves its next jobs (schema.sql, jobs_reserved).
+        Migrator.Step(
+            from: 1, sql: "CREATE INDEX jobs_reserved ON jobs (worker) WHERE state = 'queued' AND worker IS NOT NULL;"),
+    ]
 }

@@ -98,6 +98,11 @@ extension SQLiteStore {
 /// Claim order: priority (higher first), then name in byte order with unnamed jobs first, then id.
 /// The same order as the claim statement's ORDER BY (SQLite compares text bytewise).
 public func claimOrder(_ a: Job, _ b: Job) -> Bool {
+    claimOrder((a.priority, a.name, a.id), (b.priority, b.name, b.id))
+}
+
+/// `claimOrder` of what decides it: (priority, name, id).
+func claimOrder(_ a: (priority: Int, name: String?, id: JobID), _ b: (priority: Int, name: String?, id: JobID)) -> Bool {
     if a.priority != b.priority { return a.priority > b.priority }
     switch (a.name, b.name) {
     case (nil, .some): return true
@@ -109,52 +114,6 @@ public func claimOrder(_ a: Job, _ b: Job) -> Bool {
 
 /// What the daemon, its workers and `jobq cancel` need beyond the basic transitions.
 extension SQLiteStore {
-    /// A worker's step between two jobs, in one transaction (one fsync): record how the last
-    /// attempt ended, then take the next job — the one the daemon already claimed for this
-    /// worker (see `insertEach(_:assigning:)`), else a newly claimed one.
-    ///
-    /// A claim is flushed before this returns (the job may start then). With `mayLeaveFlush`, an
-    /// outcome with no claim is not: `unflushed` says the caller must see to it (a worker asks
-    /// its daemon, whose next fsync — usually an add's — takes it along).
-    public func finishAndClaim(
-        finishing: AttemptEnd?, claiming request: ClaimRequest?, claimNew: Bool = true, mayLeaveFlush: Bool = false,
-        now: @autoclosure () -> Int64
-    ) throws -> (finished: FinishResult?, unblocksOthers: Bool, claimed: [Job], unflushed: Bool) {
-        let changesBefore = database.totalChanges
-        let (finished, unblocksOthers, claimed) = try writeWithoutFlush { () throws -> (FinishResult?, Bool, [Job]) in
-            let now = now()  // With the write lock held (see `Store.claim`).
-            var result: FinishResult?
-            var unblocks = false
-            if let finishing {
-                result = try finishInTransaction(finishing, now: now)
-                if result == .done {
-                    unblocks = try database.statement(SQL.hasDependents).firstRow([.integer(finishing.id.rawValue)]) {
-                        $0.int(0) == 1
-                    } ?? false
-                }
-            }
-            var claimed: [Job] = []
-            if let request, request.limit > 0 {
-                // A running job in the worker's slot is one the daemon claimed for it (see
-                // `insertEach`) — never while the worker's own job ran there, which this
-                // transaction just ended: the daemon assigns jobs to free slots only.
-                let ownJobJustEnded = result != nil && result != .notRunning
-                if !ownJobJustEnded {
-                    claimed = try database.statement(SQL.runningInSlot).rows([.integer(Int64(request.worker))]) {
-                        try decodeJobWithEnvironment($0)
-                    }
-                }
-                if claimed.isEmpty && claimNew { claimed = try claimInTransaction(request, now: now) }
-            }
-            return (result, unblocks, claimed)
-        }
-        // Nothing to make durable when nothing was written (no outcome, no claim).
-        let wrote = database.totalChanges != changesBefore
-        let leftUnflushed = wrote && claimed.isEmpty && mayLeaveFlush
-        if wrote && !leftUnflushed { try flush() }
-        return (finished, unblocksOthers, claimed, leftUnflushed)
-    }
-
     /// How many jobs are running (through the partial index of running jobs).
     public func runningCount() throws -> Int {
         try database.statement(SQL.runningCount).firstRow([]) { $0.int(0) } ?? 0

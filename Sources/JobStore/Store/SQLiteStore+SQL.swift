@@ -96,7 +96,8 @@ enum SQL {
         """
 
     /// One statement takes the next ready jobs: queued, due, every dependency done; in claim
-    /// order; no more than `?3` in all running (the cap that holds across restarts).
+    /// order, reserved or not (see `reserve`); no more than `?3` in all running (the cap that
+    /// holds across restarts).
     static let claim = claim(returning: jobColumns)
     /// The claim as the daemon makes it for an idle worker, which reads the job itself.
     static let claimIDs = claim(returning: "id")
@@ -104,21 +105,72 @@ enum SQL {
     private static func claim(returning columns: String) -> String {
         """
         UPDATE jobs
-        SET state = 'running', attempt = attempt + 1, started_at = ?2, worker = ?4, pid = NULL, pid_start = NULL,
-            finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, cancel_requested_at = NULL,
-            stdout_path = ?5 || '/' || id || '.' || (attempt + 1) || '.out',
-            stderr_path = ?5 || '/' || id || '.' || (attempt + 1) || '.err'
+        SET \(startAssignments)
         WHERE id IN (
             SELECT id FROM jobs AS j INDEXED BY jobs_ready
-            WHERE state = 'queued' AND run_after <= ?2
-              AND NOT EXISTS (SELECT 1 FROM job_deps AS d JOIN jobs AS p ON p.id = d.after_id
-                              WHERE d.job_id = j.id AND p.state <> 'done')
+            WHERE \(ready)
             ORDER BY priority DESC, name, id
             LIMIT max(0, min(?1, ?3 - (SELECT count(*) FROM jobs WHERE state = 'running')))
         )
         RETURNING \(columns)
         """
     }
+
+    /// What starting an attempt sets, in the claim and in `startReserved` (?2 now, ?4 the
+    /// worker slot, ?5 the log directory).
+    private static let startAssignments = """
+        state = 'running', attempt = attempt + 1, started_at = ?2, worker = ?4, pid = NULL, pid_start = NULL,
+            finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, cancel_requested_at = NULL,
+            stdout_path = ?5 || '/' || id || '.' || (attempt + 1) || '.out',
+            stderr_path = ?5 || '/' || id || '.' || (attempt + 1) || '.err'
+        """
+
+    /// A job that may start now (?2): queued, due, and every job it runs after done.
+    private static let ready = """
+        state = 'queued' AND run_after <= ?2
+              AND NOT EXISTS (SELECT 1 FROM job_deps AS d JOIN jobs AS p ON p.id = d.after_id
+                              WHERE d.job_id = j.id AND p.state <> 'done')
+        """
+
+    /// Supervisor ?4 reserves the next ?1 ready jobs nobody reserved, to start them later
+    /// without a flush first (see `SQLiteStore.supervisorStep`). A reservation is a queued job
+    /// with `worker` set: still queued — no cap counts it, `list` shows it queued, a cancel
+    /// cancels it, and a claim may still take it in its turn (the reservation then just fails
+    /// to start).
+    static let reserve = """
+        UPDATE jobs SET worker = ?4
+        WHERE id IN (
+            SELECT id FROM jobs AS j INDEXED BY jobs_ready
+            WHERE \(ready) AND worker IS NULL
+            ORDER BY priority DESC, name, id
+            LIMIT ?1
+        )
+        RETURNING id, priority, name
+        """
+
+    /// Starts job ?1, reserved by supervisor ?6, in its slot ?4 — if it is still reserved, the
+    /// slot runs nothing (the daemon may have claimed a job for it meanwhile), and fewer than ?3
+    /// jobs run in all.
+    static let startReserved = """
+        UPDATE jobs SET \(startAssignments)
+        WHERE id = ?1 AND state = 'queued' AND worker = ?6
+          AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND worker = ?4)
+          AND (SELECT count(*) FROM jobs WHERE state = 'running') < ?3
+        RETURNING \(jobColumns)
+        """
+
+    /// Starts job ?1, reserved by supervisor ?4, as an attempt in that slot, only so that it can
+    /// be settled as lost (the reconciler, after a crash of the machine: it may have started).
+    static let startReservedToSettle = """
+        UPDATE jobs SET \(startAssignments)
+        WHERE id = ?1 AND state = 'queued' AND worker = ?4
+        RETURNING attempt
+        """
+
+    static let reservedBy = "SELECT id FROM jobs INDEXED BY jobs_reserved WHERE state = 'queued' AND worker = ?1"
+    static let releaseReservations = """
+        UPDATE jobs SET worker = NULL WHERE id IN (\(reservedBy))
+        """
 
     static let recordStart = """
         UPDATE jobs SET pid = ?3, pid_start = ?4 WHERE id = ?1 AND attempt = ?2 AND state = 'running'
@@ -183,7 +235,8 @@ enum SQL {
 
     /// A queued job is cancelled outright: it never runs.
     static let cancelQueued = """
-        UPDATE jobs SET state = 'failed', reason = 'cancelled', finished_at = ?2, error = 'cancelled before it started'
+        UPDATE jobs SET state = 'failed', reason = 'cancelled', finished_at = ?2, error = 'cancelled before it started',
+                        worker = NULL
         WHERE id = ?1 AND state = 'queued'
         """
 

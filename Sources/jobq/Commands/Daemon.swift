@@ -51,29 +51,39 @@ struct DaemonCommand: ParsableCommand {
     }
 }
 
-/// `jobq worker`: one worker slot's supervisor. Started by the daemon, never by hand.
+/// `jobq worker`: the supervisor of worker slots. Started by the daemon, never by hand.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", _superCommandName: "jobq", abstract: "Internal: a worker slot's supervisor (started by the daemon).",
+        commandName: "worker", _superCommandName: "jobq", abstract: "Internal: the supervisor of worker slots (started by the daemon).",
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions
-    @Option var slot: Int
+    @Option(help: "The slots, comma-separated; their locks are descriptors 3, 4, …, the daemon's pipe the next one.")
+    var slots: String
     @Option var workers: Int
     @Option var killGraceMs: Int64
 
     func run() throws {
-        try Self.run(home: global.resolvedHome, slot: slot, workers: workers, killGrace: killGraceMs)
+        guard let numbers = Self.parseSlots(slots) else { throw ValidationError("--slots: a comma-separated list of slot numbers") }
+        try Self.run(home: global.resolvedHome, slots: numbers, workers: workers, killGrace: killGraceMs)
     }
 
-    /// (Also reached from `FastPath`, which reads the daemon's arguments for a worker directly.)
-    /// Exits with the worker's status itself: the argument parser's exit path builds its help
-    /// machinery first (3 million instructions at every worker's exit).
-    static func run(home: Home, slot: Int, workers: Int, killGrace: Int64) throws -> Never {
+    static func parseSlots(_ text: String) -> [Int]? {
+        let numbers = text.split(separator: ",").compactMap { Int($0) }
+        guard !numbers.isEmpty, numbers.count == text.split(separator: ",", omittingEmptySubsequences: false).count,
+            numbers.allSatisfy({ $0 >= 0 })
+        else { return nil }
+        return numbers
+    }
+
+    /// (Also reached from `FastPath`, which reads the daemon's arguments for a supervisor
+    /// directly.) Exits with the supervisor's status itself: the argument parser's exit path
+    /// builds its help machinery first (3 million instructions at every supervisor's exit).
+    static func run(home: Home, slots: [Int], workers: Int, killGrace: Int64) throws -> Never {
         EventLogHandler.bootstrap()
         let supervisor = try Supervisor(
-            configuration: Supervisor.Configuration(home: home, slot: slot, workers: workers, killGraceMilliseconds: killGrace),
-            lockFD: 3, daemonPipe: 4)
+            configuration: Supervisor.Configuration(home: home, slots: slots, workers: workers, killGraceMilliseconds: killGrace),
+            firstLockFD: 3, daemonPipe: 3 + Int32(slots.count))
         Glibc.exit(supervisor.run())
     }
 }
