@@ -198,11 +198,11 @@ public final class Supervisor {
         if !draining {
             request.reservations = reservations
             let held = reservations.count + flushingReservations.count + unflushedReservations.count
-            // A step that records an end or follows a wake-up looks for more work; one that only
-            // starts flushed reservations has nothing new to find.
-            if wakePending || !pendingEnds.isEmpty {
-                request.reserve = max(0, Self.reservationsPerSlot * slots.count - held)
-            }
+            // A step that records an end or follows a wake-up looks for more work (one that only
+            // starts flushed reservations has nothing new to find) — once half of them are used:
+            // reserving costs pages of its own in a transaction's commit, so it comes in batches.
+            let most = Self.reservationsPerSlot * slots.count
+            if (wakePending || !pendingEnds.isEmpty) && held <= most / 2 { request.reserve = most - held }
         }
         do {
             let result = try store.supervisorStep(request, now: WallClock.now())

@@ -1,0 +1,85 @@
+import Glibc
+import Testing
+import TestSupport
+
+@testable import JobStore
+
+/// One supervisor runs all of a daemon's slots: its jobs stay apart (each stops alone, with
+/// everything it started), and the jobs it reserved ahead survive its crash.
+@Suite struct SupervisorTests {
+    func pids(_ path: String) -> [Int32] {
+        (readFile(path) ?? "").split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// Two jobs side by side, each with a grandchild that left its session and whose parent
+    /// exited (re-parented to the supervisor): cancelling one ends its processes only.
+    @Test func cancellingOneJobLeavesTheOtherJobsProcessesAlone() throws {
+        let test = DaemonTestCase("cancel-one")
+        try #require(test.daemon.start(["--workers", "2"]))
+        let files = [test.folder.file("pids0"), test.folder.file("pids1")]
+        let ids = try files.map { file in
+            try test.addShell("setsid sh -c 'sleep 60 & echo $! >> \(file)'; echo $$ >> \(file); sleep 60")
+        }
+        #expect(test.daemon.workerPIDs().count == 1, "one supervisor for both slots")
+        for (id, file) in zip(ids, files) {
+            try test.waitFor(id, .running)
+            #expect(waitUntil { pids(file).count == 2 }, "job \(id) did not start fully")
+        }
+        #expect(test.jobq(["cancel", "\(ids[0])"]).status == 0)
+        #expect(try test.waitFor(ids[0]).reason == .cancelled)
+        for pid in pids(files[0]) { #expect(waitUntil { isGone(pid) }, "process \(pid) of the cancelled job survived") }
+        for pid in pids(files[1]) { #expect(!isGone(pid), "process \(pid) of the other job was stopped too") }
+        #expect(try test.job(ids[1]).state == .running)
+        #expect(test.jobq(["cancel", "\(ids[1])"]).status == 0)
+        for pid in pids(files[1]) { #expect(waitUntil { isGone(pid) }, "process \(pid) survived") }
+    }
+
+    /// A job knows its id (JOBQ_JOB_ID), also when it was added from inside another job, whose
+    /// environment it captured.
+    @Test func aJobSeesItsOwnID() throws {
+        let test = DaemonTestCase("job-id")
+        try #require(test.daemon.start(["--workers", "1"]))
+        let out = test.folder.file("out")
+        let id = try test.add(["--env", "JOBQ_JOB_ID=999", "--", "/bin/sh", "-c", "env | grep '^JOBQ_JOB_ID=' > \(out)"])
+        #expect(try test.waitFor(id).state == .done)
+        #expect(test.lines("out") == ["JOBQ_JOB_ID=\(id)"])
+    }
+
+    /// The supervisor killed while it holds reservations (a queue of short jobs draining): the
+    /// jobs it reserved never started, so they go back to the queue and run — only the jobs
+    /// that were running are lost, and nothing runs twice.
+    @Test func killingTheSupervisorPutsItsReservationsBackInTheQueue() throws {
+        let test = DaemonTestCase("reservations")
+        try #require(test.daemon.start(["--workers", "2"]))
+        let out = test.folder.file("out")
+        let gates = [test.folder.file("g0"), test.folder.file("g1")]
+        for gate in gates { #expect(mkfifo(gate, 0o600) == 0) }
+        let gateJobs = try gates.map { try test.addShell("read x < \($0)") }
+        #expect(waitUntil { (try? test.running().count) == 2 })
+        let count = 300
+        let lines = (0..<count).map { "echo t\($0) >> \(out)" }.joined(separator: "\n") + "\n"
+        #expect(test.jobq(["add", "--stdin"], stdin: lines).status == 0)
+        let store = try test.store()
+        for gate in gates {
+            let fd = open(gate, O_WRONLY)
+            close(fd)
+        }
+        // Once jobs are reserved, with a good part of the queue left.
+        try #require(try waitUntil(seconds: 30) { try !store.reservations(of: 0).isEmpty })
+        let supervisors = test.daemon.workerPIDs()
+        try #require(supervisors.count == 1)
+        kill(supervisors[0], SIGKILL)
+        try #require(try waitUntil(seconds: 60) {
+            let counts = try store.counts()
+            return counts[.queued] == 0 && counts[.running] == 0
+        }, "log:\n\(test.daemon.log.suffix(3000))")
+        let jobs = try store.jobs(state: nil, limit: nil).filter { !gateJobs.contains($0.id) }
+        let runs = Dictionary(test.lines("out").map { ($0, 1) }, uniquingKeysWith: +)
+        let lost = jobs.filter { $0.reason == .lost }
+        #expect(lost.count <= 2, "only the running jobs may be lost: \(lost.map(\.id))")
+        #expect(runs.values.allSatisfy { $0 == 1 }, "a job ran twice")
+        #expect(jobs.count == count)
+        #expect(jobs.filter { $0.state == .done }.count + lost.count == count)
+        #expect(runs.count >= count - 2)
+    }
+}
