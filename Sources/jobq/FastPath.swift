@@ -45,12 +45,16 @@ enum FastPath {
             return true
         }
         // The daemon starts its supervisors always the same way: skipping the parser's start-up
-        // also keeps its code out of every supervisor's memory.
-        if arguments.count == 9, arguments[0] == "worker", arguments[1] == "--home", arguments[3] == "--slots",
-            arguments[5] == "--workers", arguments[7] == "--kill-grace-ms", let slots = WorkerCommand.parseSlots(arguments[4]),
+        // also keeps its code out of every supervisor's memory. (`--slot N`: a daemon of an
+        // earlier version, whose binary was replaced while it ran, restarting its worker.)
+        if arguments.count == 9, arguments[0] == "worker", arguments[1] == "--home",
+            arguments[3] == "--slots" || arguments[3] == "--slot",
+            arguments[5] == "--workers", arguments[7] == "--kill-grace-ms",
+            let slots = WorkerCommand.parseSlots(arguments[4]),
             let workers = Int(arguments[6]), let killGrace = Int64(arguments[8])
         {
-            try WorkerCommand.run(home: Home.resolve(explicit: arguments[2]), slots: slots, workers: workers, killGrace: killGrace)
+            try WorkerCommand.run(
+                home: Home.resolve(explicit: arguments[2]), slots: slots, workers: workers, killGrace: killGrace)
         }
         return false
     }

@@ -1,5 +1,5 @@
-import Testing
 import TestSupport
+import Testing
 
 @testable import JobStore
 
@@ -10,11 +10,14 @@ import TestSupport
 
     func makeStore() throws -> SQLiteStore { try SQLiteStore(path: folder.file("jobq.db")) }
 
-    func step(reserve: Int = 0, free: [Int] = [], reservations: [JobID] = [], ends: [AttemptEnd] = [], maxRunning: Int = 2)
+    func step(
+        reserve: Int = 0, free: [Int] = [], reservations: [JobID] = [], ends: [AttemptEnd] = [], maxRunning: Int = 2
+    )
         -> SQLiteStore.SupervisorStep
     {
         var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: maxRunning, logDirectory: "/tmp/logs")
-        step.reserve = reserve
+        step.mayReserve = reserve > 0
+        step.reserveUpTo = reserve
         step.freeSlots = free
         step.reservations = reservations
         step.ends = ends
@@ -24,8 +27,10 @@ import TestSupport
     @Test func reservationsFollowClaimOrderAndStartInTheFreedSlots() throws {
         let store = try makeStore()
         let ids = try store.insert(
-            [TestJobs.command(["a"]), TestJobs.command(["b"], priority: 5), TestJobs.command(["c"], name: "x"),
-             TestJobs.command(["d"])], now: 1)
+            [
+                TestJobs.command(["a"]), TestJobs.command(["b"], priority: 5), TestJobs.command(["c"], name: "x"),
+                TestJobs.command(["d"]),
+            ], now: 1)
         let reserved = try store.supervisorStep(step(reserve: 3), now: 2).reserved
         #expect(reserved == [ids[1], ids[0], ids[3]])
         // Still queued: listed so, and counted by no cap.
@@ -42,24 +47,61 @@ import TestSupport
         #expect(running.stdoutPath == "/tmp/logs/\(ids[1]).1.out")
     }
 
-    /// A reservation that was cancelled, or that the daemon claimed for an idle slot, is passed
-    /// over; a job the daemon claimed for a free slot comes first; the cap holds.
+    /// A reservation that was cancelled is passed over; a claim (the daemon's, for an idle slot)
+    /// passes over reservations, and a job it claimed for a free slot comes first there; the cap
+    /// holds.
     @Test func aReservationThatCannotStartIsPassedOver() throws {
         let store = try makeStore()
         let ids = try store.insert((0..<4).map { TestJobs.command(["j\($0)"]) }, now: 1)
-        let reserved = try store.supervisorStep(step(reserve: 4), now: 2).reserved
-        #expect(reserved == ids)
+        let reserved = try store.supervisorStep(step(reserve: 3), now: 2).reserved
+        #expect(reserved == Array(ids[0..<3]))
         #expect(try store.cancel([ids[0]], now: 3) == [.cancelledQueued])
-        #expect(try store.reservations(of: 0) == Array(ids[1...]))
-        // The daemon claims the next job in claim order for slot 1, reserved or not.
+        #expect(try store.reservations(of: 0) == Array(ids[1..<3]))
         let claimed = try store.claim(TestJobs.claimRequest(limit: 1, worker: 1, maxRunning: 2), now: 4)
-        #expect(claimed.map(\.id) == [ids[1]])
+        #expect(claimed.map(\.id) == [ids[3]])
         let result = try store.supervisorStep(step(free: [0, 1], reservations: reserved), now: 5)
-        #expect(result.started.map(\.slot) == [0, 1] && result.started.map(\.job.id) == [ids[2], ids[1]])
-        #expect(result.reservationsUsed == 3)
+        #expect(result.started.map(\.slot) == [0, 1] && result.started.map(\.job.id) == [ids[1], ids[3]])
+        #expect(result.reservationsUsed == 2 && !result.capped)
         // Both slots run: the last reservation waits, whatever slot is offered.
-        let capped = try store.supervisorStep(step(free: [2], reservations: [ids[3]]), now: 6)
-        #expect(capped.started.isEmpty && capped.reservationsUsed == 0)
+        let capped = try store.supervisorStep(step(free: [2], reservations: [ids[2]]), now: 6)
+        #expect(capped.started.isEmpty && capped.reservationsUsed == 0 && capped.capped)
+    }
+
+    /// A free slot whose reservations all turned out gone gets new ones at once (else it would
+    /// wait for an unrelated event with ready jobs queued); otherwise more are reserved only
+    /// once half are used, and never at the cap.
+    @Test func aSlotLeftFreeReservesAgain() throws {
+        let store = try makeStore()
+        let ids = try store.insert((0..<8).map { TestJobs.command(["j\($0)"]) }, now: 1)
+        let first = try store.supervisorStep(step(reserve: 4), now: 2).reserved
+        #expect(first == Array(ids[0..<4]))
+        #expect(try store.cancel(Array(ids[0..<4]), now: 3).count == 4)
+        let again = try store.supervisorStep(step(reserve: 4, free: [0], reservations: first), now: 4)
+        #expect(again.started.isEmpty && again.reservationsUsed == 4)
+        #expect(again.reserved == Array(ids[4..<8]))
+        // Three of four still held, none used: no batch yet.
+        let held = try store.supervisorStep(step(reserve: 4, reservations: Array(ids[5..<8])), now: 5)
+        #expect(held.reserved.isEmpty)
+    }
+
+    /// The daemon assigns an idle slot only a job of the very add it commits (its claim and row
+    /// are one commit, so the slot may start it before the flush): not an older job, which goes
+    /// first in claim order, and nothing while reservations exist, which go first too — then it
+    /// says so, and wakes the supervisors.
+    @Test func theDaemonAssignsOnlyTheJobsItAdds() throws {
+        let store = try makeStore()
+        let request = TestJobs.claimRequest(limit: 1, maxRunning: 2)
+        let fresh = try store.insertEach([TestJobs.command(["a"])], assigning: [0, 1], claim: request, now: 1)
+        #expect(fresh.assigned == [0] && !fresh.othersMayRun)
+        let older = try store.insert([TestJobs.command(["old"])], now: 2)
+        let behind = try store.insertEach([TestJobs.command(["b"])], assigning: [1], claim: request, now: 3)
+        #expect(behind.assigned.isEmpty && behind.othersMayRun)
+        #expect(try store.job(older[0])?.state == .queued)
+        _ = try store.supervisorStep(step(reserve: 2), now: 4)
+        let reserved = try store.insertEach(
+            [TestJobs.command(["c"], priority: 9)], assigning: [1], claim: request, now: 5)
+        #expect(reserved.assigned.isEmpty && reserved.othersMayRun)
+        #expect(try store.runningCount() == 1)
     }
 
     @Test func releasedReservationsAreQueuedForAnyone() throws {

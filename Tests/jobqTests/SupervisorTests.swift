@@ -1,6 +1,6 @@
 import Glibc
-import Testing
 import TestSupport
+import Testing
 
 @testable import JobStore
 
@@ -34,13 +34,30 @@ import TestSupport
         for pid in pids(files[1]) { #expect(waitUntil { isGone(pid) }, "process \(pid) survived") }
     }
 
+    /// An orphan that cleared its environment carries no JOBQ_JOB_ID: it is stopped with the
+    /// job that alone was running when it started.
+    @Test func anOrphanWithoutEnvironmentIsStoppedWithItsJob() throws {
+        let test = DaemonTestCase("cancel-env-less")
+        try #require(test.daemon.start(["--workers", "2"]))
+        let file = test.folder.file("pids")
+        let id = try test.addShell(
+            "setsid env -i /bin/sh -c 'sleep 60 & echo $! >> \(file)'; echo $$ >> \(file); sleep 60")
+        try test.waitFor(id, .running)
+        #expect(waitUntil { pids(file).count == 2 }, "job \(id) did not start fully")
+        #expect(test.jobq(["cancel", "\(id)"]).status == 0)
+        #expect(try test.waitFor(id).reason == .cancelled)
+        for pid in pids(file) { #expect(waitUntil { isGone(pid) }, "process \(pid) survived") }
+    }
+
     /// A job knows its id (JOBQ_JOB_ID), also when it was added from inside another job, whose
     /// environment it captured.
     @Test func aJobSeesItsOwnID() throws {
         let test = DaemonTestCase("job-id")
         try #require(test.daemon.start(["--workers", "1"]))
         let out = test.folder.file("out")
-        let id = try test.add(["--env", "JOBQ_JOB_ID=999", "--", "/bin/sh", "-c", "env | grep '^JOBQ_JOB_ID=' > \(out)"])
+        let id = try test.add([
+            "--env", "JOBQ_JOB_ID=999", "--", "/bin/sh", "-c", "env | grep '^JOBQ_JOB_ID=' > \(out)",
+        ])
         #expect(try test.waitFor(id).state == .done)
         #expect(test.lines("out") == ["JOBQ_JOB_ID=\(id)"])
     }
@@ -69,10 +86,11 @@ import TestSupport
         let supervisors = test.daemon.workerPIDs()
         try #require(supervisors.count == 1)
         kill(supervisors[0], SIGKILL)
-        try #require(try waitUntil(seconds: 60) {
-            let counts = try store.counts()
-            return counts[.queued] == 0 && counts[.running] == 0
-        }, "log:\n\(test.daemon.log.suffix(3000))")
+        try #require(
+            try waitUntil(seconds: 60) {
+                let counts = try store.counts()
+                return counts[.queued] == 0 && counts[.running] == 0
+            }, "log:\n\(test.daemon.log.suffix(3000))")
         let jobs = try store.jobs(state: nil, limit: nil).filter { !gateJobs.contains($0.id) }
         let runs = Dictionary(test.lines("out").map { ($0, 1) }, uniquingKeysWith: +)
         let lost = jobs.filter { $0.reason == .lost }
@@ -81,5 +99,40 @@ import TestSupport
         #expect(jobs.count == count)
         #expect(jobs.filter { $0.state == .done }.count + lost.count == count)
         #expect(runs.count >= count - 2)
+    }
+}
+
+/// What a daemon finds at start: jobs reserved by a supervisor that is gone, also one of a slot
+/// this daemon does not run (`--workers` lowered).
+@Suite struct ReservationRestartTests {
+    /// Reserved by slot 1's supervisor; the daemon runs one slot. In the same boot the jobs never
+    /// started: they run now. In a slot file of another boot (a crash of the machine) they may
+    /// have: settled as lost, and never run again.
+    @Test(arguments: [false, true])
+    func reservationsOfAGoneSupervisorAreSettledFirst(machineWentDown: Bool) throws {
+        let test = DaemonTestCase(machineWentDown ? "reserved-other-boot" : "reserved-same-boot")
+        let home = Home(path: test.home)
+        let store = try SQLiteStore(home: home)
+        let out = test.folder.file("out")
+        let ids = try store.insert(
+            (0..<2).map {
+                JobSpec(payload: .command(["/bin/sh", "-c", "echo \($0) >> \(out)"]), cwd: "/", environment: [])
+            }, now: WallClock.now())
+        var step = SQLiteStore.SupervisorStep(reserver: 1, maxRunning: 2, logDirectory: home.logsDirectory)
+        step.mayReserve = true
+        step.reserveUpTo = 2
+        #expect(try store.supervisorStep(step, now: WallClock.now()).reserved == ids)
+        try store.flush()
+        let lock = try LockFile(path: home.slotLockPath(1))
+        lock.recordHolder(4242, note: machineWentDown ? "boot 00000000-0000-0000-0000-000000000000" : Reconciler.bootNote)
+
+        try #require(test.daemon.start(["--workers", "1"]))
+        for id in ids {
+            let job = try test.waitFor(id)
+            #expect(job.state == (machineWentDown ? .failed : .done))
+            #expect(job.reason == (machineWentDown ? .lost : nil))
+        }
+        #expect(test.lines("out").count == (machineWentDown ? 0 : 2))
+        #expect(try store.reservations(of: 1).isEmpty)
     }
 }

@@ -170,7 +170,9 @@ public final class Daemon {
                 if !draining { ingest(overflowed ? spool.scan() : names.filter { spool.ingest($0) == .busy }) }
             }
             var freed = slots.enumerated().filter { ready.contains(3 + $0.offset) }.map(\.element)
-            if pokes.contains(Self.slotReleased) { freed += heldSlots.keys.filter { !freed.contains($0) && !isHeld($0) } }
+            if pokes.contains(Self.slotReleased) {
+                freed += heldSlots.keys.filter { !freed.contains($0) && !isHeld($0) }
+            }
             if !freed.isEmpty {
                 for slot in freed { if let pidfd = heldSlots.removeValue(forKey: slot) { close(pidfd) } }
                 takeOverOrRetry(freed.sorted())
@@ -202,18 +204,17 @@ public final class Daemon {
         var results: [Result<JobID, Error>]
         var assigned: [Int] = []
         do {
-            let onlyNew: Bool
-            (results, assigned, onlyNew) = try store.insertEach(
+            let othersMayRun: Bool
+            (results, assigned, othersMayRun) = try store.insertEach(
                 requests.map(\.spec), assigning: idle, claim: request, now: WallClock.now())
             if let last = assigned.last { lastAssignedSlot = last }
-            // Workers given one of these new jobs start while the commit goes to disk (see
-            // insertEach); one given an older job starts after. The adders hear of their jobs
-            // only once they are on disk.
+            // A supervisor given one of these new jobs starts it while the commit goes to disk
+            // (see insertEach). The adders hear of their jobs only once they are on disk.
             do {
-                if onlyNew { wake(assigned) }
+                wake(assigned)
                 try store.flush()
                 workerFlushDue = nil  // Its outcomes were committed before this flush began.
-                if !onlyNew { wake(assigned) }
+                if othersMayRun { wakeWorkers() }
             } catch {
                 // Committed but maybe not on disk: say exactly that, so nobody adds it twice.
                 results = results.map { result in
@@ -227,10 +228,10 @@ public final class Daemon {
             results = requests.map { _ in .failure(error) }
         }
         for (request, result) in zip(requests, results) { server.answer(request.fd, result) }
-        // Every idle worker was offered a job in that transaction: one that got none found
-        // nothing it could run, so there is nobody to wake (waking both workers after every add
-        // cost each add a second process wake-up and a write transaction). Only a delayed job
-        // can move the next timer.
+        // Every idle slot was offered a job in that transaction: unless `othersMayRun`, one that
+        // got none found nothing it could run, so there is nobody to wake (waking the supervisor
+        // after every add cost each add a second process wake-up and a write transaction). Only
+        // a delayed job can move the next timer.
         if requests.contains(where: { $0.spec.runAfter > 0 }) { refreshTimers() }
     }
 
@@ -240,7 +241,9 @@ public final class Daemon {
     /// then whatever its last worker left running is settled and a worker starts — or held by
     /// a worker of an earlier daemon, which we wait for.
     private func takeOverSlots() throws {
-        var slots = Set(0..<configuration.workers)
+        // Also every slot whose supervisor reserved jobs: after a crash of the machine they may
+        // have started, and nobody else may run them before they are settled.
+        var slots = Set(0..<configuration.workers).union(try store.reservingSlots())
         for job in try store.runningJobs() {
             if let slot = job.worker {
                 slots.insert(slot)
@@ -346,8 +349,8 @@ public final class Daemon {
                 logger.info("supervisor of slots \(worker.slots) finished (\(how))")
                 continue
             }
-            logger.warning(
-                "supervisor of slots \(worker.slots) (pid \(pid)) ended unexpectedly (\(how)); settling its jobs and restarting it")
+            let slots = worker.slots
+            logger.warning("supervisor of slots \(slots) (pid \(pid)) ended unexpectedly (\(how)); settling, restarting")
             for slot in worker.slots {
                 if WallClock.monotonic() - worker.started < 1000 {
                     scheduleRestart(slot)

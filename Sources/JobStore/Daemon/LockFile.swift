@@ -71,10 +71,15 @@ public final class LockFile {
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.jobLineOffset)) }
     }
 
-    /// The job process the slot file names, if it names one.
+    /// The job process the slot file names, if it names one (where jobq writes it, or where a
+    /// jobq before 2026-12-05 did: a worker of an earlier version may have written it).
     public func recordedJob() -> (id: JobID, attempt: Int, process: ProcessIdentity)? {
+        recordedJob(at: Self.jobLineOffset) ?? recordedJob(at: 32)
+    }
+
+    private func recordedJob(at offset: Int) -> (id: JobID, attempt: Int, process: ProcessIdentity)? {
         var buffer = [UInt8](repeating: 0, count: Self.jobLineWidth)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(Self.jobLineOffset)) }
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
         guard n > 0 else { return nil }
         let words = String(decoding: buffer[0..<n], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard words.count == 5, words[0] == "job", let id = Int64(words[1]), let attempt = Int(words[2]),

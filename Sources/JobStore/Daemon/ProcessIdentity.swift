@@ -62,12 +62,22 @@ public struct ProcessIdentity: Sendable, Equatable {
         return text.isEmpty ? nil : text
     }
 
-    /// Whether the environment this process was started with holds `entry` (`KEY=VALUE`, the
-    /// whole entry): a job's processes carry JOBQ_JOB_ID, also those that left its session.
-    public func environmentContains(_ entry: String) -> Bool {
-        guard isAlive else { return false }
-        let wanted = Array(entry.utf8)
-        return readProcFile("/proc/\(pid)/environ", limit: 1 << 20).split(separator: 0).contains { $0.elementsEqual(wanted) }
+    /// What a variable is in the environment this process was started with: a job's processes
+    /// carry JOBQ_JOB_ID, also those that left its session.
+    public enum EnvironmentValue: Equatable {
+        case value(String)
+        /// Not set, or not readable (a setuid program's environment is not ours to read).
+        case absent
+    }
+
+    public func environmentValue(of name: String) -> EnvironmentValue {
+        guard isAlive else { return .absent }
+        let prefix = Array((name + "=").utf8)
+        for entry in readProcFile("/proc/\(pid)/environ", limit: 1 << 20).split(separator: 0)
+        where entry.starts(with: prefix) {
+            return .value(String(decoding: entry.dropFirst(prefix.count), as: UTF8.self))
+        }
+        return .absent
     }
 
     /// The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, …].

@@ -38,7 +38,9 @@ public struct Reconciler {
                 let how = result == .requeued ? "queued again" : "settled as lost"
                 logger.warning("job \(id) may have started before the machine went down: \(how)")
             }
-            if sameBoot { logger.info("\(reserved) jobs reserved by the supervisor of slot \(slot) went back to the queue") }
+            if sameBoot {
+                logger.info("\(reserved) jobs reserved by the supervisor of slot \(slot) went back to the queue")
+            }
         }
         let orphans = try store.runningJobs().filter { $0.worker == slot }
         let recorded = lock?.recordedJob()
@@ -48,7 +50,13 @@ public struct Reconciler {
                 job.pid = recorded.process.pid
                 job.pidStart = recorded.process.startTime
             }
-            try settle(job, why: "its worker (slot \(slot)) vanished without recording how it ended", now: now)
+            // The slot's log files hold the output of the job its file names: after a crash of the
+            // machine that may be a later job than this one (its start, not this one's end, made
+            // it to disk).
+            let ranLast = recorded.map { $0.id == job.id && $0.attempt == job.attempt } ?? true
+            try settle(
+                job, why: "its supervisor (slot \(slot)) vanished without recording how it ended", now: now,
+                keepSlotLogs: ranLast)
         }
         return orphans.count + reserved
     }
@@ -58,7 +66,7 @@ public struct Reconciler {
 
     /// Settles one running job whose owner is known to be gone: `lost`, unless the caller
     /// says otherwise (a cancel of an unsupervised job).
-    public func settle(_ job: Job, why: String, now: Int64, end: JobEnd? = nil) throws {
+    public func settle(_ job: Job, why: String, now: Int64, end: JobEnd? = nil, keepSlotLogs: Bool = true) throws {
         if let pid = job.pid, let start = job.pidStart {
             // Only the job's own processes: a PID reused since then has another start time. The
             // leader (killed with its worker, PR_SET_PDEATHSIG) may be gone while the rest of its
@@ -75,7 +83,9 @@ public struct Reconciler {
         guard result != .notRunning else { return }
         if job.attempt > 0 { unlink(home.scriptPath(job.id, attempt: job.attempt)) }
         // What it wrote before its worker vanished becomes its log.
-        if let slot = job.worker { SlotLogs(home: home, slot: slot).keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath) }
+        if keepSlotLogs, let slot = job.worker {
+            SlotLogs(home: home, slot: slot).keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath)
+        }
         switch result {
         case .requeued: logger.warning("job \(job.id) lost (\(why)); queued again for another attempt")
         case .notRunning: break

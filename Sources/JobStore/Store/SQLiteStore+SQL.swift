@@ -95,9 +95,9 @@ enum SQL {
                (SELECT count(*) FROM jobs WHERE state = 'running'), (SELECT count(*) FROM jobs WHERE state = 'failed')
         """
 
-    /// One statement takes the next ready jobs: queued, due, every dependency done; in claim
-    /// order, reserved or not (see `reserve`); no more than `?3` in all running (the cap that
-    /// holds across restarts).
+    /// One statement takes the next ready jobs: queued, due, every dependency done, reserved by
+    /// no supervisor (see `reserve`); in claim order; no more than `?3` in all running (the cap
+    /// that holds across restarts).
     static let claim = claim(returning: jobColumns)
     /// The claim as the daemon makes it for an idle worker, which reads the job itself.
     static let claimIDs = claim(returning: "id")
@@ -125,23 +125,24 @@ enum SQL {
             stderr_path = ?5 || '/' || id || '.' || (attempt + 1) || '.err'
         """
 
-    /// A job that may start now (?2): queued, due, and every job it runs after done.
+    /// A job that may be claimed or reserved now (?2): queued, due, reserved by nobody, and
+    /// every job it runs after done.
     private static let ready = """
-        state = 'queued' AND run_after <= ?2
+        state = 'queued' AND run_after <= ?2 AND worker IS NULL
               AND NOT EXISTS (SELECT 1 FROM job_deps AS d JOIN jobs AS p ON p.id = d.after_id
                               WHERE d.job_id = j.id AND p.state <> 'done')
         """
 
-    /// Supervisor ?4 reserves the next ?1 ready jobs nobody reserved, to start them later
-    /// without a flush first (see `SQLiteStore.supervisorStep`). A reservation is a queued job
-    /// with `worker` set: still queued — no cap counts it, `list` shows it queued, a cancel
-    /// cancels it, and a claim may still take it in its turn (the reservation then just fails
-    /// to start).
+    /// Supervisor ?4 reserves the next ?1 ready jobs, to start them later without a flush first
+    /// (see `SQLiteStore.supervisorStep`). A reservation is a queued job with `worker` set: still
+    /// queued — no cap counts it, `list` shows it queued, a cancel cancels it — but only its
+    /// supervisor may start it (a claim passes over it), and only the reconciler, once that
+    /// supervisor is gone, may give it to anyone else.
     static let reserve = """
         UPDATE jobs SET worker = ?4
         WHERE id IN (
             SELECT id FROM jobs AS j INDEXED BY jobs_ready
-            WHERE \(ready) AND worker IS NULL
+            WHERE \(ready)
             ORDER BY priority DESC, name, id
             LIMIT ?1
         )
@@ -167,6 +168,13 @@ enum SQL {
         RETURNING attempt
         """
 
+    /// The slots whose supervisor holds reservations (the daemon settles them at start).
+    static let reservers = """
+        SELECT DISTINCT worker FROM jobs INDEXED BY jobs_reserved WHERE state = 'queued' AND worker IS NOT NULL
+        """
+    static let anyReservation = """
+        SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_reserved WHERE state = 'queued' AND worker IS NOT NULL)
+        """
     static let reservedBy = "SELECT id FROM jobs INDEXED BY jobs_reserved WHERE state = 'queued' AND worker = ?1"
     static let releaseReservations = """
         UPDATE jobs SET worker = NULL WHERE id IN (\(reservedBy))

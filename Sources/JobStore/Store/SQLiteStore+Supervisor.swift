@@ -17,8 +17,13 @@ extension SQLiteStore {
         public var freeSlots: [Int] = []
         /// The supervisor's flushed reservations, in claim order.
         public var reservations: [JobID] = []
-        /// How many more jobs to reserve.
-        public var reserve = 0
+        /// Whether to reserve more jobs: then up to `reserveUpTo` in all, counting `heldElsewhere`
+        /// (reservations waiting for a flush) — once half of them are used (reserving costs
+        /// pages of its own in a transaction's commit, so it comes in batches), or when a free
+        /// slot got nothing.
+        public var mayReserve = false
+        public var reserveUpTo = 0
+        public var heldElsewhere = 0
         /// Who reserves: the supervisor's first slot.
         public var reserver: Int
         /// The daemon's --workers: never more jobs running than this, in all.
@@ -37,13 +42,22 @@ extension SQLiteStore {
         public var finished: [FinishResult] = []
         /// A job that ended done has jobs that run after it: the daemon should look for work.
         public var unblocksOthers = false
-        /// Jobs to start now, each in its slot.
-        public var started: [(slot: Int, job: Job)] = []
+        /// A job to start now, in its slot.
+        public struct Start {
+            public let slot: Int
+            public let job: Job
+        }
+
+        /// Jobs to start now.
+        public var started: [Start] = []
         /// How many of `reservations` this step used up (started, or found gone: cancelled, or
         /// claimed for an idle slot by the daemon).
         public var reservationsUsed = 0
         /// New reservations, in claim order: they may start once flushed.
         public var reserved: [JobID] = []
+        /// A free slot got nothing because the cap is reached (`maxRunning` jobs run, some of an
+        /// earlier daemon's supervisor): reservations would only wait.
+        public var capped = false
     }
 
     /// One transaction, not flushed: the caller flushes before it starts a new reservation, and
@@ -58,36 +72,47 @@ extension SQLiteStore {
                 let finished = try finishInTransaction(end, now: now)
                 result.finished.append(finished)
                 if finished == .done, !result.unblocksOthers {
-                    result.unblocksOthers = try database.statement(SQL.hasDependents).firstRow([.integer(end.id.rawValue)]) {
-                        $0.int(0) == 1
-                    } ?? false
+                    result.unblocksOthers =
+                        try database.statement(SQL.hasDependents).firstRow([.integer(end.id.rawValue)]) {
+                            $0.int(0) == 1
+                        } ?? false
                 }
             }
-            var running = step.reservations.isEmpty ? 0 : try runningCount()
+            var running = step.freeSlots.isEmpty ? 0 : try runningCount()
             for slot in step.freeSlots {
                 if let assigned = try database.statement(SQL.runningInSlot).firstRow(
                     [.integer(Int64(slot))], decodeJobWithEnvironment)
                 {
-                    result.started.append((slot, assigned))
+                    result.started.append(SupervisorStepResult.Start(slot: slot, job: assigned))
                     continue
                 }
                 // (The cap holds across restarts: an earlier daemon's supervisor may still run jobs.)
-                while result.reservationsUsed < step.reservations.count && running < step.maxRunning {
+                if running >= step.maxRunning {
+                    result.capped = true
+                    break
+                }
+                while result.reservationsUsed < step.reservations.count {
                     let id = step.reservations[result.reservationsUsed]
                     result.reservationsUsed += 1
                     let job = try database.statement(SQL.startReserved).firstRow(
-                        [.integer(id.rawValue), .integer(now), .integer(Int64(step.maxRunning)), .integer(Int64(slot)),
-                         .text(step.logDirectory), .integer(Int64(step.reserver))], decodeJobWithEnvironment)
+                        [
+                            .integer(id.rawValue), .integer(now), .integer(Int64(step.maxRunning)),
+                            .integer(Int64(slot)),
+                            .text(step.logDirectory), .integer(Int64(step.reserver)),
+                        ], decodeJobWithEnvironment)
                     if let job {
-                        result.started.append((slot, job))
+                        result.started.append(SupervisorStepResult.Start(slot: slot, job: job))
                         running += 1
                         break
                     }
                 }
             }
-            if step.reserve > 0 {
+            let held = step.reservations.count - result.reservationsUsed + step.heldElsewhere
+            let slotLeftFree = result.started.count < step.freeSlots.count
+            let reserve = step.reserveUpTo - held
+            if step.mayReserve && !result.capped && reserve > 0 && (held <= step.reserveUpTo / 2 || slotLeftFree) {
                 let rows = try database.statement(SQL.reserve).rows(
-                    [.integer(Int64(step.reserve)), .integer(now), .null, .integer(Int64(step.reserver))]
+                    [.integer(Int64(reserve)), .integer(now), .null, .integer(Int64(step.reserver))]
                 ) { (id: JobID($0.int64(0)), priority: $0.int(1), name: $0.optionalText(2)) }
                 result.reserved = rows.sorted { a, b in
                     claimOrder((a.priority, a.name, a.id), (b.priority, b.name, b.id))
@@ -105,7 +130,8 @@ extension SQLiteStore {
 
     /// After supervisor `reserver` is gone: its reservations go back to the queue — unless the
     /// machine went down since it made them (`maybeStarted`), which may have lost the commit of a
-    /// reserved job's start: then each is settled as an attempt that was lost.    /// Returns the jobs it settled as lost, with how each was settled.
+    /// reserved job's start: then each is settled as an attempt that was lost. Returns the jobs
+    /// it settled as lost, with how each was settled.
     public func settleReservations(
         of reserver: Int, maybeStarted: Bool, why: String, logDirectory: String, now: Int64
     ) throws -> [(JobID, FinishResult)] {
@@ -116,13 +142,19 @@ extension SQLiteStore {
             }
             let ids = try database.statement(SQL.reservedBy).rows([.integer(Int64(reserver))]) { JobID($0.int64(0)) }
             return try ids.compactMap { id in
-                guard let attempt = try database.statement(SQL.startReservedToSettle).firstRow(
-                    [.integer(id.rawValue), .integer(now), .null, .integer(Int64(reserver)), .text(logDirectory)],
-                    { $0.int(0) })
+                guard
+                    let attempt = try database.statement(SQL.startReservedToSettle).firstRow(
+                        [.integer(id.rawValue), .integer(now), .null, .integer(Int64(reserver)), .text(logDirectory)],
+                        { $0.int(0) })
                 else { return nil }
                 return (id, try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: .lost(why)), now: now))
             }
         }
+    }
+
+    /// The slots whose supervisors hold reservations.
+    public func reservingSlots() throws -> [Int] {
+        try database.statement(SQL.reservers).rows([]) { $0.int(0) }
     }
 
     /// The jobs supervisor `reserver` has reserved (for tests and the reconciler's messages).

@@ -185,38 +185,52 @@ public final class SQLiteStore: Store {
     static let jobsPerInsert = 64
 
     /// Enqueues jobs in one transaction, each on its own: one that is refused (say, --after an
-    /// unknown job) does not stop the others. Then, in the same transaction, claims a ready job
-    /// for each of the `assigning` worker slots that is idle (runs nothing), so that those
-    /// workers can start at once, without a transaction of their own; it returns which slots
-    /// got one.
+    /// unknown job) does not stop the others. Then, in the same transaction, it claims for each of
+    /// the `assigning` slots that is idle (runs nothing) the next job in claim order — if that is
+    /// one of these new jobs — so that the slot's supervisor can start it at once, without a
+    /// transaction of its own; it returns which slots got one.
     ///
     /// The commit is not flushed: the caller calls `flush()` before it tells anyone the jobs
-    /// exist. It may start the assigned jobs before that when `onlyNewJobsAssigned` — then each
-    /// claim and the job's very row are one transaction, and a power cut before the flush loses
-    /// both, so nothing can ever start the job a second time. A claim of an older job (one that
-    /// was queued durably before) must be flushed first.
+    /// exist. The supervisor may start an assigned job before that: its claim and its very row
+    /// are one transaction, and a power cut before the flush loses both, so nothing can ever
+    /// start the job a second time. (A claim of an older job, queued durably before, could not
+    /// start before its own flush; it is left to the supervisors.) `othersMayRun`: an idle slot
+    /// got nothing while older or reserved jobs may be ready — the caller wakes the supervisors.
     public func insertEach(
         _ specs: [JobSpec], assigning slots: [Int] = [], claim request: ClaimRequest? = nil,
         now: @autoclosure () -> Int64
-    ) throws -> (results: [Result<JobID, Error>], assigned: [Int], onlyNewJobsAssigned: Bool) {
+    ) throws -> (results: [Result<JobID, Error>], assigned: [Int], othersMayRun: Bool) {
         try writeWithoutFlush {
             let now = now()  // With the write lock held (see `Store.claim`).
             let results = try insertEachInTransaction(specs, now: now)
             let new = Set(results.compactMap { try? $0.get() })
             var assigned: [Int] = []
-            var onlyNew = true
+            var othersMayRun = false
             if let request, !slots.isEmpty {
                 let busy = Set(try database.statement(SQL.busySlots).rows([]) { $0.int(0) })
+                // Reserved jobs come before these in claim order: their supervisor starts them.
+                let reserved = try database.statement(SQL.anyReservation).firstRow([]) { $0.int(0) == 1 } ?? false
                 for slot in slots where !busy.contains(slot) {
+                    if reserved {
+                        othersMayRun = true
+                        break
+                    }
                     var forSlot = request
                     forSlot.worker = slot
                     forSlot.limit = 1
-                    guard let id = try claimIDsInTransaction(forSlot, now: now).first else { break }
-                    if !new.contains(id) { onlyNew = false }
+                    try database.statement("SAVEPOINT assign").execute()
+                    let id = try claimIDsInTransaction(forSlot, now: now).first
+                    let isNew = id.map { new.contains($0) } ?? false
+                    if id != nil && !isNew {
+                        try database.statement("ROLLBACK TO assign").execute()
+                        othersMayRun = true
+                    }
+                    try database.statement("RELEASE assign").execute()
+                    guard isNew else { break }
                     assigned.append(slot)
                 }
             }
-            return (results, assigned, onlyNew)
+            return (results, assigned, othersMayRun)
         }
     }
 

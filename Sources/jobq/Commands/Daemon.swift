@@ -54,7 +54,8 @@ struct DaemonCommand: ParsableCommand {
 /// `jobq worker`: the supervisor of worker slots. Started by the daemon, never by hand.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", _superCommandName: "jobq", abstract: "Internal: the supervisor of worker slots (started by the daemon).",
+        commandName: "worker", _superCommandName: "jobq",
+        abstract: "Internal: the supervisor of worker slots (started by the daemon).",
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions
@@ -64,14 +65,16 @@ struct WorkerCommand: ParsableCommand {
     @Option var killGraceMs: Int64
 
     func run() throws {
-        guard let numbers = Self.parseSlots(slots) else { throw ValidationError("--slots: a comma-separated list of slot numbers") }
+        guard let numbers = Self.parseSlots(slots) else {
+            throw ValidationError("--slots: a comma-separated list of distinct slot numbers")
+        }
         try Self.run(home: global.resolvedHome, slots: numbers, workers: workers, killGrace: killGraceMs)
     }
 
     static func parseSlots(_ text: String) -> [Int]? {
         let numbers = text.split(separator: ",").compactMap { Int($0) }
         guard !numbers.isEmpty, numbers.count == text.split(separator: ",", omittingEmptySubsequences: false).count,
-            numbers.allSatisfy({ $0 >= 0 })
+            numbers.allSatisfy({ $0 >= 0 }), Set(numbers).count == numbers.count
         else { return nil }
         return numbers
     }
@@ -82,7 +85,8 @@ struct WorkerCommand: ParsableCommand {
     static func run(home: Home, slots: [Int], workers: Int, killGrace: Int64) throws -> Never {
         EventLogHandler.bootstrap()
         let supervisor = try Supervisor(
-            configuration: Supervisor.Configuration(home: home, slots: slots, workers: workers, killGraceMilliseconds: killGrace),
+            configuration: Supervisor.Configuration(
+                home: home, slots: slots, workers: workers, killGraceMilliseconds: killGrace),
             firstLockFD: 3, daemonPipe: 3 + Int32(slots.count))
         Glibc.exit(supervisor.run())
     }

@@ -1,0 +1,188 @@
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A supervisor's jobs: starting one in its slot, noting how it ended, and stopping it (cancel,
+/// timeout) with everything it started.
+extension Supervisor {
+    func start(_ job: Job, in slot: Slot) {
+        let attempt = job.attempt
+        // Cancelled between its claim and now (the daemon may have claimed it for us).
+        if job.cancelRequestedAt != nil {
+            logger.info("job \(job.id) cancelled before it started")
+            pendingEnds.append(AttemptEnd(id: job.id, attempt: attempt, end: .cancelled(nil)))
+            return
+        }
+        func fail(_ text: String, stderr: Int32 = -1) {
+            if stderr >= 0 {
+                writeAll("jobq: \(text)\n", to: stderr)
+                slot.logs.keep(stdoutPath: job.stdoutPath, stderrPath: job.stderrPath)
+            }
+            logger.warning("job \(job.id) could not start: \(text)")
+            pendingEnds.append(AttemptEnd(id: job.id, attempt: attempt, end: .spawnFailed(text)))
+        }
+        let stdout: Int32
+        let stderr: Int32
+        switch slot.logs.open() {
+        case .success(let fds): (stdout, stderr) = fds
+        case .failure(let failure): return fail(failure.text)
+        }
+        defer {
+            close(stdout)
+            close(stderr)
+        }
+        var scriptPath: String?
+        if case .script(let text) = job.payload {
+            let path = configuration.home.scriptPath(job.id, attempt: attempt)
+            guard writeScript(text, to: path) else {
+                return fail("cannot write \(path): \(systemError(errno))", stderr: stderr)
+            }
+            scriptPath = path
+        }
+        let argv = commandLine(for: job.payload, scriptPath: scriptPath)
+        switch Spawn.start(
+            argv, environment: CStrings(environment(of: job)), cwd: job.cwd, stdout: stdout, stderr: stderr,
+            programs: programs)
+        {
+        case .failed(let text):
+            if let scriptPath { unlink(scriptPath) }
+            fail(text, stderr: stderr)
+        case .started(let pid):
+            let now = WallClock.monotonic()
+            let process = ProcessIdentity.current(pid)
+            // At once, in the slot's lock file (no transaction): whoever settles this slot after
+            // a crash finds the job's process there even before its PID reaches the database.
+            if let process { slot.lock.recordJob(job.id, attempt: attempt, process: process) }
+            slot.running = Running(
+                job: job, pid: pid, process: process, started: now, deadline: job.timeoutMilliseconds.map { now + $0 },
+                stopping: nil, killAt: nil, scriptPath: scriptPath, recordPIDAt: now + Self.pidRecordDelay)
+            logger.info("job \(job.id) started: pid \(pid), worker \(slot.number), \(job.displayName)")
+        }
+    }
+
+    /// The job's captured environment, with JOBQ_JOB_ID set to its id (a job added from inside
+    /// another job captured that one's): the job can name itself, and its processes stay
+    /// recognisable when they leave its session (`signalTree`).
+    private func environment(of job: Job) -> [String] {
+        let captured = job.environment ?? []
+        if lastEnvironment != captured {
+            lastEnvironment = captured
+            lastFilteredEnvironment = captured.filter { !$0.hasPrefix(Self.jobIDVariable + "=") }
+        }
+        return lastFilteredEnvironment + [Self.jobIDVariable + "=\(job.id)"]
+    }
+
+    private func writeScript(_ text: String, to path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o700)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+    }
+
+    /// A job's process ended: note the outcome (written by the next step).
+    func ended(_ slot: Slot, status: Int32) {
+        guard let running = slot.running else { return }
+        let outcome: ProcessOutcome =
+            jq_wifexited(status) != 0
+            ? .exited(jq_wexitstatus(status)) : .signaled(jq_wtermsig(status))
+        let end: JobEnd
+        switch running.stopping {
+        case .cancel?: end = .cancelled(outcome)
+        case .timeout?: end = .timedOut(outcome)
+        case nil: end = .finished(outcome)
+        }
+        slot.running = nil
+        if running.stopping != nil { signalTree(of: running, SIGKILL, leaderReaped: true) }
+        if let path = running.scriptPath { unlink(path) }
+        slot.logs.keep(stdoutPath: running.job.stdoutPath, stderrPath: running.job.stderrPath)
+        let seconds = Double(WallClock.monotonic() - running.started) / 1000
+        logger.info(
+            "job \(running.job.id) ended: \(describe(end)) after \(formatSeconds((seconds * 1000).rounded() / 1000))s")
+        pendingEnds.append(
+            AttemptEnd(id: running.job.id, attempt: running.job.attempt, end: end, process: running.process))
+    }
+
+    private func describe(_ end: JobEnd) -> String {
+        switch end {
+        case .finished(let outcome): return outcome.description
+        case .timedOut(let outcome): return "timed out, \(outcome)"
+        case .cancelled(let outcome): return "cancelled" + (outcome.map { ", \($0)" } ?? "")
+        case .spawnFailed(let text): return "could not start: \(text)"
+        case .lost(let text): return "lost: \(text)"
+        }
+    }
+
+    // MARK: Stopping
+
+    func checkCancellation(_ slot: Slot) {
+        guard let current = slot.running, current.stopping == nil else { return }
+        let requested = (try? store.isCancelRequested(current.job.id, attempt: current.job.attempt)) ?? false
+        if requested { beginStop(slot, .cancel) }
+    }
+
+    /// The PID to record, the timeout, and the grace period after SIGTERM.
+    func checkTimers(of slot: Slot, now: Int64) {
+        guard let current = slot.running else { return }
+        if let due = current.recordPIDAt, now >= due {
+            slot.running?.recordPIDAt = nil
+            do {
+                _ = try store.recordStart(
+                    of: current.job.id, attempt: current.job.attempt, pid: current.pid,
+                    pidStart: current.process?.startTime)
+            } catch {
+                logger.error("cannot record the pid of job \(current.job.id): \(error)")
+            }
+        }
+        if current.stopping == nil, let deadline = current.deadline, now >= deadline {
+            logger.info("job \(current.job.id) ran past its timeout: stopping it")
+            beginStop(slot, .timeout)
+        } else if let killAt = current.killAt, now >= killAt {
+            logger.info(
+                "job \(current.job.id) still running \(configuration.killGraceMilliseconds) ms after SIGTERM: SIGKILL")
+            signalTree(of: current, SIGKILL, leaderReaped: false)
+            slot.running?.killAt = nil
+        }
+    }
+
+    /// SIGTERM now, SIGKILL after the grace period unless it ended.
+    private func beginStop(_ slot: Slot, _ cause: StopCause) {
+        guard let current = slot.running else { return }
+        slot.running?.stopping = cause
+        slot.running?.killAt = WallClock.monotonic() + configuration.killGraceMilliseconds
+        signalTree(of: current, SIGTERM, leaderReaped: false)
+    }
+
+    /// Signals everything the job is: its process group; every process below its leader,
+    /// including those that left the group or the session; and the orphans re-parented to us
+    /// that are the job's, with what is below them. (Once the leader is reaped its PID may be
+    /// reused, so the walk below it is only made while it is not.)
+    private func signalTree(of running: Running, _ signal: Int32, leaderReaped: Bool) {
+        kill(-running.pid, signal)
+        var targets = leaderReaped ? [] : ProcessTree.descendants(of: running.pid)
+        let leaders = Set(slots.compactMap { $0.running?.pid })
+        for child in ProcessTree.children(of: getpid()) where child != running.pid && !leaders.contains(child) {
+            guard let orphan = ProcessIdentity.current(child), isOrphan(orphan, of: running) else { continue }
+            targets += [child] + ProcessTree.descendants(of: child)
+        }
+        for pid in targets { kill(pid, signal) }
+    }
+
+    /// Whether an orphan re-parented to us is the job's: it carries the job's JOBQ_JOB_ID — or,
+    /// when it carries none (it cleared its environment, or it cannot be read: setuid), it
+    /// started after the job did and no other job of ours started before it.
+    private func isOrphan(_ orphan: ProcessIdentity, of running: Running) -> Bool {
+        switch orphan.environmentValue(of: Self.jobIDVariable) {
+        case .value(let id): return id == "\(running.job.id)"
+        case .absent:
+            guard let jobStart = running.process?.startTime, orphan.startTime >= jobStart else { return false }
+            return !slots.contains { slot in
+                guard let other = slot.running, other.job.id != running.job.id,
+                    let otherStart = other.process?.startTime
+                else { return false }
+                return otherStart <= orphan.startTime
+            }
+        }
+    }
+}
