@@ -313,8 +313,8 @@ def build(run):
     w = "w4"
     t = Table(w, "W4 — resident memory of the queue's own processes", "MiB",
               "tsp's server in the same state",
-              "Sum of VmRSS (and of PSS, from /proc/PID/smaps_rollup) over jobq's daemon and its worker "
-              "processes (not the jobs), and over tsp's server process, read 1.5 s after the last event (jobq "
+              "Sum of VmRSS (and of PSS, from /proc/PID/smaps_rollup) over jobq's daemon and its supervisor "
+              "process (not the jobs), and over tsp's server process, read 1.5 s after the last event (jobq "
               "gives memory back after a quiet second: freed heap, and the code pages the work mapped). "
               "*idle*: a fresh daemon/server. "
               "*queued*: after W1's enqueue loop (gates excluded). *history*: after N finished `true` jobs "
@@ -325,7 +325,7 @@ def build(run):
         idle, queued, hist = m("jobq", f"idle_{kind}_kib"), m("jobq", f"queued_{kind}_kib"), m("jobq", f"history_{kind}_kib")
         w1_idle = m("jobq", f"w1_idle_{kind}_kib")
         t_idle, t_queued, t_hist = m("tsp", f"idle_{kind}_kib"), m("tsp", f"queued_{kind}_kib"), m("tsp", f"history_{kind}_kib")
-        t.tool_row(f"jobq idle ({K}, daemon + 2 workers)", idle, run.ratio(idle, t_idle), ("<=", 10.0),
+        t.tool_row(f"jobq idle ({K}, daemon + supervisor)", idle, run.ratio(idle, t_idle), ("<=", 10.0),
                    target_name=f"W4 jobq idle {K}")
         t.tool_row(f"jobq, W1's jobs queued ({K})", queued, run.ratio(queued, t_queued))
         delta = run.diff(queued, w1_idle)

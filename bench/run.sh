@@ -234,14 +234,14 @@ mem_of() {
     read -r MEM_RSS MEM_PSS MEM_N <<<"$out"
 }
 
-# W4 reads memory "idle": this long after the last event. jobq's daemon and workers give
+# W4 reads memory "idle": this long after the last event. jobq's daemon and supervisor give
 # memory back one second after things go quiet (freed heap, and the code pages the work
 # mapped); tsp's server gets the same pause.
 IDLE_SETTLE_S=1.5
 settle_idle() { sleep "$IDLE_SETTLE_S"; }
 
 # ---------------------------------------------------------------------------------------------
-# jobq: a daemon with 2 workers in its own home.
+# jobq: a daemon with 2 worker slots (one supervisor process runs both) in its own home.
 
 jobq_start() { # HOME
     JQ_HOME=$1
@@ -252,8 +252,8 @@ jobq_start() { # HOME
     "$JOBQ" --home "$JQ_HOME" daemon --workers "$SLOTS" 2>"$JQ_HOME.log" &
     JQ_PID=$!
     wait_until 15 "jobq daemon in $JQ_HOME" jobq_running_is true
-    # The workers start with the daemon: wait for both, so "idle" means idle.
-    wait_until 15 "jobq workers in $JQ_HOME" jobq_workers_are "$SLOTS"
+    # The supervisor starts with the daemon: wait for it, so "idle" means idle.
+    wait_until 15 "jobq's supervisor in $JQ_HOME" jobq_workers_are 1
 }
 jobq_running_is() { [[ $("$JOBQ" --home "$JQ_HOME" status --json 2>/dev/null) == *"\"running\": $1"* ]]; }
 jobq_worker_pids() { python3 "$PROCS" children "$JQ_PID" worker; }
@@ -273,7 +273,7 @@ jobq_gates() { # DIR — two gate jobs, both running
     jobq_add sh -c "$GATE_SCRIPT" gate "$1/gate2"
     wait_until 15 "jobq gates running" jobq_running_is 2
 }
-jobq_mem() { # daemon + its worker processes (not the jobs: those are the workers' children)
+jobq_mem() { # daemon + its supervisor process (not the jobs: those are the supervisor's children)
     local workers
     workers=$(jobq_worker_pids)
     # At once (MEM_BUSY_*: what the last piece of work left mapped), then idle (MEM_*).
@@ -283,7 +283,7 @@ jobq_mem() { # daemon + its worker processes (not the jobs: those are the worker
     settle_idle
     # shellcheck disable=SC2086
     mem_of "$JQ_PID" $workers
-    ((MEM_N == SLOTS + 1)) || log "warning: jobq: found $MEM_N of $((SLOTS + 1)) daemon processes"
+    ((MEM_N == 2)) || log "warning: jobq: found $MEM_N of 2 daemon processes (daemon, supervisor)"
 }
 jobq_stop() {
     "$JOBQ" --home "$JQ_HOME" stop >/dev/null 2>&1 || true
@@ -295,7 +295,7 @@ jobq_stop() {
         [[ -n $pids ]] || return 0
         sleep 0.02
     done
-    log "warning: jobq workers of $JQ_HOME still there after stop; killing $pids"
+    log "warning: jobq supervisor of $JQ_HOME still there after stop; killing $pids"
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
 }
@@ -439,7 +439,7 @@ w1_jobq() {
     LAST=$(ms_each "$N_W1" "$t0" "$t1")
     record "$r" w1 jobq ms_per_enqueue "$LAST"
     record "$r" w1 jobq count "$N_W1"
-    # W4: memory with N queued jobs (the gates are the workers' children: not counted).
+    # W4: memory with N queued jobs (the gates are the supervisor's children: not counted).
     jobq_mem
     record "$r" w4 jobq queued_rss_kib "$MEM_RSS"
     record "$r" w4 jobq queued_pss_kib "$MEM_PSS"
@@ -800,8 +800,8 @@ bulk_jobq_daemon() { # DIR — sets LAST to "t0 t1 COPY_MS" (times in microsecon
         copy_ms=$(sed -n 's/.*write-ahead log copied into the database: .* in \([0-9]*\) ms.*/\1/p' "$JQ_HOME.log" | tail -1)
     fi
     LAST="$t0 $t1 $copy_ms"
-    # Stop the daemon before the gates open, so the queued jobs never run: its workers then
-    # settle their gate job and exit.
+    # Stop the daemon before the gates open, so the queued jobs never run: its supervisor then
+    # settles the gate jobs and exits.
     "$JOBQ" --home "$JQ_HOME" stop >/dev/null 2>&1 || true
     wait "$JQ_PID" 2>/dev/null || true
     release_gates "$d" 2

@@ -26,8 +26,9 @@ STDERR_FILES_FOR_NEWEST = 2000
 def main(home):
     db = sqlite3.connect(os.path.join(home, "jobq.db"), isolation_level=None)
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version != 1:
-        sys.exit(f"mark_history.py: schema version {version}, expected 1: update this script")
+    # 2 added only an index (jobs_reserved), which this UPDATE keeps as it should.
+    if version not in (1, 2):
+        sys.exit(f"mark_history.py: schema version {version}, expected 1 or 2: update this script")
     logs = os.path.join(home, "logs")
     os.makedirs(logs, exist_ok=True)
     (newest,) = db.execute("SELECT max(id) FROM jobs").fetchone()
