@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # release/profile-symbols.sh — regenerates release/symbol-order.txt: the functions that a daemon,
-# its workers and the common commands run, as recorded by valgrind's callgrind while they do a
+# its supervisor and the common commands run, as recorded by valgrind's callgrind while they do a
 # small, typical piece of work. release/build.sh links those functions next to each other.
 #
 # Usage: release/profile-symbols.sh            (needs valgrind: apt-get install valgrind)
@@ -32,7 +32,7 @@ CG=(valgrind --tool=callgrind --demangle=no --trace-children=yes
     "--trace-children-skip=/usr/*,/bin/*" "--callgrind-out-file=$WORK/out/%p.callgrind")
 mkdir -p "$WORK/out"
 
-echo "profiling: daemon with 2 workers, add (argv, options, --stdin, task file), list, show, errors, status, log, wait" >&2
+echo "profiling: daemon with 2 worker slots (one supervisor), add (argv, options, --stdin, task file), list, show, errors, status, log, wait" >&2
 "${CG[@]}" "$J" --home "$HOME_DIR" daemon --workers 2 2>"$WORK/daemon.log" &
 DAEMON=$!
 for _ in $(seq 600); do [[ -S $HOME_DIR/run/daemon.sock ]] && break; sleep 0.1; done

@@ -34,7 +34,7 @@ public final class Daemon {
     }
 
     /// A supervisor process, and the slots it owns.
-    struct Worker {
+    struct SupervisorProcess {
         let pid: pid_t
         let slots: [Int]
         /// Our end of the pipe to the supervisor: 'w' wakes it, 'd' drains it, closing it tells
@@ -57,13 +57,10 @@ public final class Daemon {
     let addServer: AddServer?
     let logger = Logger(label: "jobq-daemon")
 
-    /// The supervisors, by slot (a supervisor of several slots is there once for each).
-    var workers: [Int: Worker] = [:]
-    /// Each supervisor once.
-    var supervisors: [Worker] {
-        var seen = Set<pid_t>()
-        return workers.keys.sorted().compactMap { workers[$0] }.filter { seen.insert($0.pid).inserted }
-    }
+    /// The supervisors we started, by PID.
+    var supervisors: [pid_t: SupervisorProcess] = [:]
+    /// The slots a supervisor of ours runs, and its PID.
+    var slotOwners: [Int: pid_t] = [:]
     /// Slots held by a worker of an earlier daemon: a pidfd that becomes readable when it exits.
     var heldSlots: [Int: Int32] = [:]
     /// Slots whose worker died young: when to start it again, and the pause after that.
@@ -133,7 +130,7 @@ public final class Daemon {
         refreshTimers()
         wakeWorkers()
         while true {
-            if draining && workers.isEmpty && heldSlots.isEmpty {
+            if draining && supervisors.isEmpty && heldSlots.isEmpty {
                 logger.info("drained: no job is running; daemon exits")
                 return 0
             }
@@ -197,7 +194,7 @@ public final class Daemon {
         // They are offered in turn, starting after the slot that got the last one: a worker whose
         // job just ended is still writing its outcome (an fsync), and the next job should not wait
         // for that while another worker is free.
-        let slots = workers.keys.sorted()
+        let slots = slotOwners.keys.sorted()
         let idle = draining ? [] : slots.filter { $0 > lastAssignedSlot } + slots.filter { $0 <= lastAssignedSlot }
         let request = ClaimRequest(
             limit: 1, worker: 0, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
@@ -326,8 +323,8 @@ public final class Daemon {
         switch result {
         case .started(let pid):
             _ = jq_set_nonblocking(fds[1])
-            let worker = Worker(pid: pid, slots: slots, pipe: fds[1], started: WallClock.monotonic())
-            for slot in slots { workers[slot] = worker }
+            supervisors[pid] = SupervisorProcess(pid: pid, slots: slots, pipe: fds[1], started: WallClock.monotonic())
+            for slot in slots { slotOwners[slot] = pid }
         case .failed(let text):
             close(fds[1])
             logger.error("cannot start the supervisor of slots \(slots): \(text)")
@@ -341,8 +338,8 @@ public final class Daemon {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
             // Other children are orphans re-parented to us (subreaper): reaping them is all.
-            guard let worker = workers.values.first(where: { $0.pid == pid }) else { continue }
-            for slot in worker.slots { workers[slot] = nil }
+            guard let worker = supervisors.removeValue(forKey: pid) else { continue }
+            for slot in worker.slots { slotOwners[slot] = nil }
             close(worker.pipe)
             let how = jq_wifexited(status) != 0 ? "exit \(jq_wexitstatus(status))" : "signal \(jq_wtermsig(status))"
             if draining {
@@ -350,7 +347,12 @@ public final class Daemon {
                 continue
             }
             let slots = worker.slots
-            logger.warning("supervisor of slots \(slots) (pid \(pid)) ended unexpectedly (\(how)); settling, restarting")
+            if jq_wifexited(status) != 0 && jq_wexitstatus(status) == 0 {
+                // It drained on a signal of its own (someone sent it SIGTERM) and finished its jobs.
+                logger.info("supervisor of slots \(slots) (pid \(pid)) stopped on a signal; starting a new one")
+            } else {
+                logger.warning("supervisor of slots \(slots) (pid \(pid)) ended unexpectedly (\(how)); settling, restarting")
+            }
             for slot in worker.slots {
                 if WallClock.monotonic() - worker.started < 1000 {
                     scheduleRestart(slot)
@@ -362,7 +364,7 @@ public final class Daemon {
         }
     }
 
-    /// A worker that dies young is restarted after a pause that doubles, up to 30 s.
+    /// A supervisor that dies young is restarted after a pause that doubles, up to 30 s.
     private func scheduleRestart(_ slot: Int) {
         let pause = restartPause[slot].map { min($0 * 2, 30_000) } ?? 100
         restartPause[slot] = pause
@@ -375,17 +377,19 @@ public final class Daemon {
     /// own; its finish commits before or after our count, never unseen by both).
     private func wakeWorkers() {
         if let running = try? store.runningCount(), running >= configuration.workers { return }
-        for worker in supervisors { send("w", to: worker) }
+        for worker in supervisors.values { send("w", to: worker) }
     }
 
     private func wake(_ slots: [Int]) {
         var woken = Set<pid_t>()
         for slot in slots {
-            if let worker = workers[slot], woken.insert(worker.pid).inserted { send("w", to: worker) }
+            if let pid = slotOwners[slot], let worker = supervisors[pid], woken.insert(pid).inserted {
+                send("w", to: worker)
+            }
         }
     }
 
-    private func send(_ command: Character, to worker: Worker) {
+    private func send(_ command: Character, to worker: SupervisorProcess) {
         var byte = command.asciiValue!
         _ = write(worker.pipe, &byte, 1)
     }
@@ -447,8 +451,9 @@ public final class Daemon {
     private func stop(_ signal: Int32) {
         let busy = (try? store.runningCount()) ?? 0
         logger.info("daemon stopping on signal \(signal); \(busy) running jobs are left to their workers")
-        for worker in supervisors { close(worker.pipe) }
-        workers.removeAll()
+        for worker in supervisors.values { close(worker.pipe) }
+        supervisors.removeAll()
+        slotOwners.removeAll()
     }
 
     /// SIGUSR1 (`jobq stop --drain`): start nothing new, let running jobs finish, then exit.
@@ -456,7 +461,7 @@ public final class Daemon {
         guard !draining else { return }
         draining = true
         logger.info("draining: no new jobs start; exiting when the running ones are done")
-        for worker in supervisors { send("d", to: worker) }
+        for worker in supervisors.values { send("d", to: worker) }
         restartAt.removeAll()
     }
 }
