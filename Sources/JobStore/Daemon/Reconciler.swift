@@ -29,7 +29,8 @@ public struct Reconciler {
             // A reserved job's start is committed before it starts, without a flush: only a
             // crash of the machine can have lost that commit. The slot file names the boot its
             // supervisor ran in (and a file written before a crash may have lost that too).
-            let sameBoot = Reconciler.bootNote != nil && lock?.holderNote() == Reconciler.bootNote
+            let note = Reconciler.bootNote
+            let sameBoot = note != nil && lock?.holderNote() == note
             let settled = try store.settleReservations(
                 of: slot, maybeStarted: !sameBoot,
                 why: "it was reserved to start in worker slot \(slot) when the machine went down, and may have started",
