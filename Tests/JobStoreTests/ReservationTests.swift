@@ -10,21 +10,27 @@ import Testing
 
     func makeStore() throws -> SQLiteStore { try SQLiteStore(path: folder.file("jobq.db")) }
 
-    func step(
-        reserve: Int = 0, free: [Int] = [], reservations: [JobID] = [], ends: [AttemptEnd] = [], maxRunning: Int = 2
-    )
-        -> SQLiteStore.SupervisorStep
+    func step(reserve: Int = 0, held: Int = 0, free: [Int] = [], starts: [SQLiteStore.ReservedStart] = [],
+              ends: [AttemptEnd] = []) -> SQLiteStore.SupervisorStep
     {
-        var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: maxRunning, logDirectory: "/tmp/logs")
+        var step = SQLiteStore.SupervisorStep(reserver: 0, logDirectory: "/tmp/logs")
         step.mayReserve = reserve > 0
         step.reserveUpTo = reserve
+        step.held = held
+        step.slotWaiting = !free.isEmpty
         step.freeSlots = free
-        step.reservations = reservations
+        step.starts = starts
         step.ends = ends
         return step
     }
 
-    @Test func reservationsFollowClaimOrderAndStartInTheFreedSlots() throws {
+    func started(_ job: Job, in slot: Int, at time: Int64, pid: Int32? = 4242) -> SQLiteStore.ReservedStart {
+        SQLiteStore.ReservedStart(
+            slot: slot, id: job.id, attempt: job.attempt + 1, startedAt: time,
+            process: pid.map { ProcessIdentity(pid: $0, startTime: 77) })
+    }
+
+    @Test func reservationsFollowClaimOrderAndTheirStartsAreRecordedAfterwards() throws {
         let store = try makeStore()
         let ids = try store.insert(
             [
@@ -32,56 +38,65 @@ import Testing
                 TestJobs.command(["d"]),
             ], now: 1)
         let reserved = try store.supervisorStep(step(reserve: 3), now: 2).reserved
-        #expect(reserved == [ids[1], ids[0], ids[3]])
+        #expect(reserved.map(\.id) == [ids[1], ids[0], ids[3]])
+        #expect(reserved.first?.payload == .command(["b"]) && reserved.first?.environment != nil)
         // Still queued: listed so, and counted by no cap.
         #expect(try store.job(ids[1])?.state == .queued && store.runningCount() == 0)
-        #expect(try store.reservations(of: 0).sorted() == reserved.sorted())
-        // A second reservation passes over the first ones.
-        #expect(try store.supervisorStep(step(reserve: 5), now: 3).reserved == [ids[2]])
+        #expect(try store.reservations(of: 0).sorted() == reserved.map(\.id).sorted())
+        // A second reservation passes over the first ones; the queue has no more.
+        let second = try store.supervisorStep(step(reserve: 5), now: 3)
+        #expect(second.reserved.map(\.id) == [ids[2]] && second.askedToReserve == 5)
 
-        let started = try store.supervisorStep(step(free: [1, 0], reservations: reserved), now: 4)
-        #expect(started.started.map(\.slot) == [1, 0] && started.started.map(\.job.id) == [ids[1], ids[0]])
-        #expect(started.reservationsUsed == 2)
+        let result = try store.supervisorStep(
+            step(starts: [started(reserved[0], in: 1, at: 4), started(reserved[1], in: 0, at: 4, pid: nil)],
+                 ends: [AttemptEnd(id: ids[0], attempt: 1, end: .spawnFailed("no such program"))]), now: 5)
+        #expect(result.cancelRequested == [false, false] && result.finished == [.failed(.spawn)])
+        #expect(result.running == 1)
         let running = try #require(try store.job(ids[1]))
         #expect(running.state == .running && running.worker == 1 && running.attempt == 1 && running.startedAt == 4)
-        #expect(running.stdoutPath == "/tmp/logs/\(ids[1]).1.out")
+        #expect(running.pid == 4242 && running.pidStart == 77 && running.stdoutPath == "/tmp/logs/\(ids[1]).1.out")
+        #expect(try store.job(ids[0])?.state == .failed)
+        // A start is recorded once: the job is no longer a reservation.
+        #expect(try store.supervisorStep(step(starts: [started(reserved[0], in: 1, at: 6)]), now: 6).cancelRequested == [nil])
     }
 
-    /// A reservation that was cancelled is passed over; a claim (the daemon's, for an idle slot)
-    /// passes over reservations, and a job it claimed for a free slot comes first there; the cap
-    /// holds.
-    @Test func aReservationThatCannotStartIsPassedOver() throws {
+    /// A reserved job may have just started (its start is recorded after the spawn): a cancel
+    /// is a request, which its supervisor answers by cancelling it or, once started, stopping
+    /// it. A claim (the daemon's, for an idle slot) passes over reservations.
+    @Test func aCancelOfAReservationIsARequest() throws {
         let store = try makeStore()
         let ids = try store.insert((0..<4).map { TestJobs.command(["j\($0)"]) }, now: 1)
+        let dependent = try store.insert([TestJobs.command(["after"], after: [ids[0]])], now: 1)[0]
         let reserved = try store.supervisorStep(step(reserve: 3), now: 2).reserved
-        #expect(reserved == Array(ids[0..<3]))
-        #expect(try store.cancel([ids[0]], now: 3) == [.cancelledQueued])
-        #expect(try store.reservations(of: 0) == Array(ids[1..<3]))
-        let claimed = try store.claim(TestJobs.claimRequest(limit: 1, worker: 1, maxRunning: 2), now: 4)
+        #expect(reserved.map(\.id) == Array(ids[0..<3]))
+        #expect(try store.cancel([ids[0], ids[1]], now: 3) == [.cancelRequested(reserver: 0), .cancelRequested(reserver: 0)])
+        #expect(try store.job(ids[0])?.state == .queued && store.cancelRequestedReservations(of: 0) == [ids[0], ids[1]])
+        let claimed = try store.claim(TestJobs.claimRequest(limit: 1, worker: 1, maxRunning: 3), now: 4)
         #expect(claimed.map(\.id) == [ids[3]])
-        let result = try store.supervisorStep(step(free: [0, 1], reservations: reserved), now: 5)
-        #expect(result.started.map(\.slot) == [0, 1] && result.started.map(\.job.id) == [ids[1], ids[3]])
-        #expect(result.reservationsUsed == 2 && !result.capped)
-        // Both slots run: the last reservation waits, whatever slot is offered.
-        let capped = try store.supervisorStep(step(free: [2], reservations: [ids[2]]), now: 6)
-        #expect(capped.started.isEmpty && capped.reservationsUsed == 0 && capped.capped)
+
+        try store.cancelReserved([ids[0]], of: 0, now: 5)
+        let cancelled = try #require(try store.job(ids[0]))
+        #expect(cancelled.state == .failed && cancelled.reason == .cancelled && cancelled.attempt == 0)
+        #expect(try store.job(dependent)?.reason == .dependency)
+        // The supervisor had started the other one: it learns of the request when it records it.
+        let result = try store.supervisorStep(step(starts: [started(reserved[1], in: 0, at: 6)]), now: 6)
+        #expect(result.cancelRequested == [true])
+        #expect(try store.job(ids[1])?.state == .running && store.reservations(of: 0) == [ids[2]])
     }
 
-    /// A free slot whose reservations all turned out gone gets new ones at once (else it would
-    /// wait for an unrelated event with ready jobs queued); otherwise more are reserved only
-    /// once half are used, and never at the cap.
-    @Test func aSlotLeftFreeReservesAgain() throws {
+    /// More are reserved once half are used, or at once when a slot waits for one; never more
+    /// than asked for.
+    @Test func reservationsComeInBatches() throws {
         let store = try makeStore()
         let ids = try store.insert((0..<8).map { TestJobs.command(["j\($0)"]) }, now: 1)
-        let first = try store.supervisorStep(step(reserve: 4), now: 2).reserved
-        #expect(first == Array(ids[0..<4]))
-        #expect(try store.cancel(Array(ids[0..<4]), now: 3).count == 4)
-        let again = try store.supervisorStep(step(reserve: 4, free: [0], reservations: first), now: 4)
-        #expect(again.started.isEmpty && again.reservationsUsed == 4)
-        #expect(again.reserved == Array(ids[4..<8]))
-        // Three of four still held, none used: no batch yet.
-        let held = try store.supervisorStep(step(reserve: 4, reservations: Array(ids[5..<8])), now: 5)
-        #expect(held.reserved.isEmpty)
+        #expect(try store.supervisorStep(step(reserve: 4), now: 2).reserved.map(\.id) == Array(ids[0..<4]))
+        // Three of four still held: no batch yet.
+        let held = try store.supervisorStep(step(reserve: 4, held: 3), now: 3)
+        #expect(held.reserved.isEmpty && held.askedToReserve == nil)
+        // Half held: the rest of the batch.
+        #expect(try store.supervisorStep(step(reserve: 4, held: 2), now: 4).reserved.map(\.id) == Array(ids[4..<6]))
+        // A slot waits: whatever is missing, at once.
+        #expect(try store.supervisorStep(step(reserve: 4, held: 3, free: [1]), now: 5).reserved.map(\.id) == [ids[6]])
     }
 
     /// The daemon assigns an idle slot only a job of the very add it commits (its claim and row
@@ -104,15 +119,20 @@ import Testing
         #expect(try store.runningCount() == 1)
     }
 
+    /// Given back, reservations are queued for anyone — but one whose cancel was requested is
+    /// cancelled.
     @Test func releasedReservationsAreQueuedForAnyone() throws {
         let store = try makeStore()
         let ids = try store.insert((0..<3).map { TestJobs.command(["j\($0)"]) }, now: 1)
-        #expect(try store.supervisorStep(step(reserve: 2), now: 2).reserved == Array(ids[0..<2]))
-        try store.releaseReservations(of: 0)
+        #expect(try store.supervisorStep(step(reserve: 2), now: 2).reserved.map(\.id) == Array(ids[0..<2]))
+        #expect(try store.cancel([ids[1]], now: 3) == [.cancelRequested(reserver: 0)])
+        try store.releaseReservations(of: 0, now: 4)
         #expect(try store.reservations(of: 0).isEmpty)
-        #expect(try store.job(ids[0])?.worker == nil)
-        // A reservation released is no reservation: it cannot start without a flush.
-        #expect(try store.supervisorStep(step(free: [0], reservations: [ids[0]]), now: 3).started.isEmpty)
+        let released = try #require(try store.job(ids[0]))
+        #expect(released.state == .queued && released.worker == nil)
+        #expect(try store.job(ids[1])?.reason == .cancelled)
+        // A reservation released is no reservation: its start is not recorded.
+        #expect(try store.supervisorStep(step(starts: [started(released, in: 0, at: 5)]), now: 5).cancelRequested == [nil])
     }
 
     /// After a crash of the supervisor only, reservations go back to the queue as they were;
@@ -124,7 +144,8 @@ import Testing
         let ids = try store.insert([TestJobs.command(["a"]), TestJobs.command(["b"], retries: 1)], now: 1)
         _ = try store.supervisorStep(step(reserve: 2), now: 2)
         let settled = try store.settleReservations(
-            of: 0, maybeStarted: machineWentDown, why: "test", logDirectory: "/tmp/logs", now: 3)
+            of: 0, started: [], maybeStarted: machineWentDown, why: "test", whyStarted: "started", logDirectory: "/tmp/logs",
+            now: 3)
         #expect(try store.reservations(of: 0).isEmpty)
         let first = try #require(try store.job(ids[0]))
         let second = try #require(try store.job(ids[1]))
@@ -139,19 +160,28 @@ import Testing
         }
     }
 
-    /// The reconciler tells the two apart by the boot that the slot file names.
+    /// The reconciler tells the two apart by the boot that the slot file names; a reserved job
+    /// the slot file says its supervisor started (and did not record) is lost either way, and
+    /// an entry of the file that the database shows recorded is left alone.
     @Test(arguments: [false, true])
-    func theReconcilerReadsTheBootFromTheSlotFile(sameBoot: Bool) throws {
+    func theReconcilerReadsTheBootAndTheStartsFromTheSlotFile(sameBoot: Bool) throws {
         let home = Home(path: folder.path)
         let store = try SQLiteStore(home: home)
-        let ids = try store.insert([TestJobs.command(["a"])], now: 1)
-        _ = try store.supervisorStep(step(reserve: 1), now: 2)
+        let ids = try store.insert((0..<3).map { TestJobs.command(["j\($0)"]) }, now: 1)
+        let reserved = try store.supervisorStep(step(reserve: 3), now: 2).reserved
+        _ = try store.supervisorStep(step(starts: [started(reserved[2], in: 1, at: 3)]), now: 3)
         let lock = try LockFile(path: home.slotLockPath(0))
         #expect(lock.tryLock())
         lock.recordHolder(12345, note: sameBoot ? Reconciler.bootNote : "boot 00000000-0000-0000-0000-000000000000")
-        #expect(try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: 0, lock: lock, now: 3) == 1)
-        let job = try #require(try store.job(ids[0]))
-        #expect(job.state == (sameBoot ? .queued : .failed))
-        #expect(job.reason == (sameBoot ? nil : .lost))
+        lock.recordReservedStart(entry: 0, ids[2], attempt: 1, process: ProcessIdentity(pid: 4242, startTime: 77))
+        lock.recordReservedStart(entry: 1, ids[1], attempt: 1, process: nil)
+        #expect(lock.reservedStarts().map(\.id) == [ids[2], ids[1]])
+        #expect(try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: 0, lock: lock, now: 4) == 2)
+        let first = try #require(try store.job(ids[0]))
+        #expect(first.state == (sameBoot ? .queued : .failed) && first.reason == (sameBoot ? nil : .lost))
+        let startedOne = try #require(try store.job(ids[1]))
+        #expect(startedOne.state == .failed && startedOne.reason == .lost && startedOne.attempt == 1)
+        // Recorded as running by the step: the slot file's entry does not settle it again.
+        #expect(try store.job(ids[2])?.state == .running)
     }
 }

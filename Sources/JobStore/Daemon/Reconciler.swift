@@ -26,21 +26,25 @@ public struct Reconciler {
     public func settleJobs(ofDeadSlot slot: Int, lock: LockFile?, now: Int64) throws -> Int {
         let reserved = try store.reservations(of: slot).count
         if reserved > 0 {
-            // A reserved job's start is committed before it starts, without a flush: only a
-            // crash of the machine can have lost that commit. The slot file names the boot its
-            // supervisor ran in (and a file written before a crash may have lost that too).
+            // Its supervisor noted in this file the reserved jobs it started and had not recorded
+            // yet. Every other start was recorded, without a flush: only a crash of the machine
+            // can have lost that. The file names the boot its supervisor ran in (and a file
+            // written before a crash may have lost that too).
             let note = Reconciler.bootNote
             let sameBoot = note != nil && lock?.holderNote() == note
+            let started = lock?.reservedStarts() ?? []
             let settled = try store.settleReservations(
-                of: slot, maybeStarted: !sameBoot,
+                of: slot, started: started.map { ($0.id, $0.attempt) }, maybeStarted: !sameBoot,
                 why: "it was reserved to start in worker slot \(slot) when the machine went down, and may have started",
+                whyStarted: "its supervisor (slot \(slot)) vanished as it started it",
                 logDirectory: home.logsDirectory, now: now)
             for (id, result) in settled {
+                if let process = started.first(where: { $0.id == id })?.process { stopRemains(of: id, process) }
                 let how = result == .requeued ? "queued again" : "settled as lost"
-                logger.warning("job \(id) may have started before the machine went down: \(how)")
+                logger.warning("job \(id) may have started before its supervisor went away: \(how)")
             }
             if sameBoot {
-                logger.info("\(reserved) jobs reserved by the supervisor of slot \(slot) went back to the queue")
+                logger.info("jobs reserved by the supervisor of slot \(slot) went back to the queue")
             }
         }
         let orphans = try store.runningJobs().filter { $0.worker == slot }
@@ -62,6 +66,18 @@ public struct Reconciler {
         return orphans.count + reserved
     }
 
+    /// Kills what is left of a job whose supervisor is gone. Only the job's own processes: a
+    /// PID reused since then has another start time. The leader (killed with its supervisor,
+    /// PR_SET_PDEATHSIG) may be gone while the rest of its session lives on.
+    private func stopRemains(of id: JobID, _ leader: ProcessIdentity) {
+        leader.signalGroup(SIGKILL)
+        // If the PID now belongs to another process, so may the session id: leave it alone.
+        let reused = ProcessIdentity.startTime(of: leader.pid).map { $0 != leader.startTime } ?? false
+        let rest = reused ? [] : leader.sessionMembers()
+        for member in rest { member.signalGroup(SIGKILL) }
+        if !rest.isEmpty { logger.warning("job \(id): killed \(rest.count) unsupervised processes") }
+    }
+
     /// What a supervisor writes as its slot files' note: the boot it runs in.
     public static var bootNote: String? { ProcessIdentity.bootID().map { "boot " + $0 } }
 
@@ -69,16 +85,7 @@ public struct Reconciler {
     /// says otherwise (a cancel of an unsupervised job).
     public func settle(_ job: Job, why: String, now: Int64, end: JobEnd? = nil, keepSlotLogs: Bool = true) throws {
         if let pid = job.pid, let start = job.pidStart {
-            // Only the job's own processes: a PID reused since then has another start time. The
-            // leader (killed with its worker, PR_SET_PDEATHSIG) may be gone while the rest of its
-            // session lives on.
-            let leader = ProcessIdentity(pid: pid, startTime: start)
-            leader.signalGroup(SIGKILL)
-            // If the PID now belongs to another process, so may the session id: leave it alone.
-            let reused = ProcessIdentity.startTime(of: pid).map { $0 != start } ?? false
-            let rest = reused ? [] : leader.sessionMembers()
-            for member in rest { member.signalGroup(SIGKILL) }
-            if !rest.isEmpty { logger.warning("job \(job.id): killed \(rest.count) unsupervised processes") }
+            stopRemains(of: job.id, ProcessIdentity(pid: pid, startTime: start))
         }
         let result = try store.finish(job.id, attempt: job.attempt, end: end ?? .lost(why), now: now)
         guard result != .notRunning else { return }

@@ -6,6 +6,33 @@ import Glibc
 /// A supervisor's jobs: starting one in its slot, noting how it ended, and stopping it (cancel,
 /// timeout) with everything it started.
 extension Supervisor {
+    /// Starts a flushed reservation now, before any transaction: noted in the first slot's
+    /// file (so that whoever settles this supervisor after a crash knows it started), spawned,
+    /// and recorded by the next step.
+    func startReservation(_ reserved: Job, in slot: Slot) {
+        var job = reserved
+        job.attempt += 1
+        job.state = .running
+        job.worker = slot.number
+        let now = WallClock.now()
+        job.startedAt = now
+        let logs = configuration.home.logsDirectory
+        job.stdoutPath = "\(logs)/\(job.id).\(job.attempt).out"
+        job.stderrPath = "\(logs)/\(job.id).\(job.attempt).err"
+        let entry = reservedStartsNoted
+        reservedStartsNoted += 1
+        let ring = slots[0].lock
+        ring.recordReservedStart(entry: entry, job.id, attempt: job.attempt, process: nil)
+        pendingStarts.append(SQLiteStore.ReservedStart(slot: slot.number, id: job.id, attempt: job.attempt, startedAt: now))
+        start(job, in: slot)
+        guard let running = slot.running, running.job.id == job.id else { return }
+        slot.running?.recordPIDAt = nil  // The start's record carries it.
+        if let process = running.process {
+            pendingStarts[pendingStarts.count - 1].process = process
+            ring.recordReservedStart(entry: entry, job.id, attempt: job.attempt, process: process)
+        }
+    }
+
     func start(_ job: Job, in slot: Slot) {
         let attempt = job.attempt
         // Cancelled between its claim and now (the daemon may have claimed it for us).
@@ -147,7 +174,7 @@ extension Supervisor {
     }
 
     /// SIGTERM now, SIGKILL after the grace period unless it ended.
-    private func beginStop(_ slot: Slot, _ cause: StopCause) {
+    func beginStop(_ slot: Slot, _ cause: StopCause) {
         guard let current = slot.running else { return }
         slot.running?.stopping = cause
         slot.running?.killAt = WallClock.monotonic() + configuration.killGraceMilliseconds

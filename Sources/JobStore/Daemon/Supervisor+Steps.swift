@@ -1,44 +1,77 @@
-/// A supervisor's steps: one transaction records the jobs that ended, starts jobs in the free
-/// slots and reserves more; then the flushes, and giving reservations back.
+/// A supervisor's steps: starting reserved jobs as slots free; one transaction that records
+/// those starts and the jobs that ended, hands it the jobs the daemon claimed for its free
+/// slots, and reserves more; then the flushes, and giving reservations back.
 extension Supervisor {
-    /// One transaction: the outcomes of the jobs that ended, the jobs that start now in the free
-    /// slots (one the daemon claimed for a slot, else the next reservation), and more
-    /// reservations while there may be jobs for them.
+    /// Starts flushed reservations in the free slots — within the cap, and while the slot file
+    /// has room to note the start.
+    func startReservations() {
+        guard !draining, !releaseDue else { return }
+        for slot in slots where slot.running == nil {
+            let runningHere = slots.filter { $0.running != nil }.count
+            guard !reservations.isEmpty, pendingStarts.count < LockFile.reservedStartCapacity,
+                runningHere + othersRunning < configuration.workers
+            else { return }
+            startReservation(reservations.removeFirst(), in: slot)
+        }
+    }
+
+    /// One transaction: the reserved jobs it started and the jobs that ended since the last
+    /// step, the jobs the daemon claimed for its free slots, and more reservations while there
+    /// may be jobs for them.
     func step() {
-        var request = SQLiteStore.SupervisorStep(
-            reserver: reserver, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
+        var request = SQLiteStore.SupervisorStep(reserver: reserver, logDirectory: configuration.home.logsDirectory)
+        request.starts = pendingStarts
         request.ends = pendingEnds
-        // Draining, it takes no new job — but one the daemon already claimed for it, it runs.
-        request.freeSlots = draining && checkedForAssignedJobs ? [] : freeSlots.map(\.number)
+        // The daemon claims a job for a slot of ours only while no job is reserved (and then
+        // wakes us). Draining, it takes no new job — but one the daemon already claimed for it,
+        // it runs.
+        if draining ? !checkedForAssignedJobs : heldReservations == 0 { request.freeSlots = freeSlots.map(\.number) }
         if !draining {
-            request.reservations = reservations
             request.mayReserve = !releaseDue
             request.reserveUpTo = Self.reservationsPerSlot * slots.count
-            request.heldElsewhere = flushingReservations.count + unflushedReservations.count
+            request.held = heldReservations
+            request.slotWaiting = slots.contains { $0.running == nil } && reservations.isEmpty
         }
         do {
             let result = try store.supervisorStep(request, now: WallClock.now())
             if draining { checkedForAssignedJobs = true }
+            for (start, cancelRequested) in zip(pendingStarts, result.cancelRequested) {
+                guard cancelRequested != false else { continue }
+                if cancelRequested == nil {
+                    logger.warning("job \(start.id) started, but was not reserved for it any more: stopping it")
+                }
+                if let slot = slots.first(where: { $0.running?.job.id == start.id }) { beginStop(slot, .cancel) }
+            }
             for (end, finished) in zip(pendingEnds, result.finished) { logSettled(end.id, finished) }
-            let wroteOutcomes = !pendingEnds.isEmpty
+            let wroteOutcomes = !(pendingEnds.isEmpty && pendingStarts.isEmpty)
+            pendingStarts = []
             pendingEnds = []
+            unrecordedSince = nil
             wakePending = false
             retryAt = nil
             retryPause = 250
-            reservations.removeFirst(result.reservationsUsed)
+            if let asked = result.askedToReserve { queueMayHaveMore = result.reserved.count == asked }
+            if result.unblocksOthers { queueMayHaveMore = true }
             unflushedReservations += result.reserved
             if wroteOutcomes { outcomesNeedFlush = true }
-            // At the cap (an earlier daemon's supervisor still runs jobs), reservations would
-            // only wait, and keep the step due: they go back; a job's end or a wake-up (the
-            // daemon's, when a slot of that supervisor is given back) tries again.
-            if result.capped { releaseReservations() }
-            flushWhatNeedsIt()
-            if result.unblocksOthers { Poke.send(to: configuration.home.wakePath) }
             for start in result.started {
                 if let slot = slots.first(where: { $0.number == start.slot }) { self.start(start.job, in: slot) }
             }
+            let runningHere = slots.filter { $0.running != nil }.count
+            othersRunning = max(0, result.running - runningHere)
+            flushWhatNeedsIt()
+            if result.unblocksOthers { Poke.send(to: configuration.home.wakePath) }
+            // At the cap (an earlier daemon's supervisor still runs jobs), reservations would
+            // only wait: they go back; a job's end or a wake-up (the daemon's, when a slot of
+            // that supervisor is given back) tries again.
+            if runningHere + othersRunning >= configuration.workers && runningHere < slots.count
+                && heldReservations > 0
+            {
+                queueMayHaveMore = false
+                releaseReservations()
+            }
         } catch {
-            // Keep the outcomes and try again: a finished job's result is never dropped.
+            // Keep the starts and outcomes and try again: a finished job's result is never dropped.
             logger.error("cannot write to the database (will retry in \(retryPause) ms): \(error)")
             retryLater()
         }
@@ -122,13 +155,18 @@ extension Supervisor {
     /// (see `reservationHoldMilliseconds`), at the cap, and after a failed flush. Those it holds
     /// are never started, whether or not the write succeeds (then it is tried again later).
     func releaseReservations() {
-        let held = !(reservations.isEmpty && flushingReservations.isEmpty && unflushedReservations.isEmpty)
-        guard held || releaseDue else { return }
+        guard heldReservations > 0 || releaseDue else { return }
+        // Those it started are still reserved until a step records them.
+        if !pendingStarts.isEmpty { step() }
         reservations = []
         flushingReservations = []
         unflushedReservations = []
+        guard pendingStarts.isEmpty else {
+            releaseDue = true
+            return
+        }
         do {
-            try store.releaseReservations(of: reserver)
+            try store.releaseReservations(of: reserver, now: WallClock.now())
             releaseDue = false
         } catch {
             // Nobody else may start them meanwhile; the reconciler gives them back if this
@@ -141,15 +179,45 @@ extension Supervisor {
 
     /// When reservations go back to the queue if every slot is still busy then.
     var releaseAt: Int64? {
-        guard !(reservations.isEmpty && flushingReservations.isEmpty && unflushedReservations.isEmpty) else {
-            return nil
-        }
+        guard heldReservations > 0 else { return nil }
         var latest: Int64 = 0
         for slot in slots {
             guard let running = slot.running else { return nil }
             latest = max(latest, running.started)
         }
         return latest + Self.reservationHoldMilliseconds
+    }
+
+    /// A cancel poke: its reservations whose cancel was requested are cancelled, or stopped if
+    /// it started them already.
+    func cancelReservationsOnRequest() {
+        let requested: [JobID]
+        do {
+            requested = try store.cancelRequestedReservations(of: reserver)
+        } catch {
+            logger.error("cannot read the cancel requests of reserved jobs: \(error)")
+            return
+        }
+        var notStarted: [JobID] = []
+        for id in requested {
+            if let slot = slots.first(where: { $0.running?.job.id == id }) {
+                if slot.running?.stopping == nil { beginStop(slot, .cancel) }
+            } else if !pendingStarts.contains(where: { $0.id == id }) {
+                notStarted.append(id)
+            }  // (else it started and ended already: its outcome stands)
+        }
+        guard !notStarted.isEmpty else { return }
+        reservations.removeAll { notStarted.contains($0.id) }
+        flushingReservations.removeAll { notStarted.contains($0.id) }
+        unflushedReservations.removeAll { notStarted.contains($0.id) }
+        do {
+            try store.cancelReserved(notStarted, of: reserver, now: WallClock.now())
+        } catch {
+            // It no longer holds them in memory: giving its reservations back cancels them.
+            logger.error("cannot cancel reserved jobs (will retry in \(retryPause) ms): \(error)")
+            releaseDue = true
+            retryLater()
+        }
     }
 
     func logSettled(_ id: JobID, _ result: FinishResult) {

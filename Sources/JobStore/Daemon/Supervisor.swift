@@ -12,10 +12,11 @@ import Glibc
 ///
 /// A job may start only once its claim is on disk. So that short jobs do not each wait for a
 /// flush, it reserves the next few jobs and flushes that while its jobs run, on a thread of its
-/// own (`LogFlusher`); a reserved job starts the moment a slot frees, its start committed but
-/// not flushed (see `SQLiteStore.supervisorStep`). One process for all slots keeps claim order
-/// (the next reservation goes to whichever slot frees first) and does one transaction for the
-/// jobs that end together.
+/// own (`LogFlusher`). A reserved job starts the moment a slot frees, with no transaction
+/// first: noted in the first slot's file, spawned, and recorded by the next step, together
+/// with the other starts and ends since — a step runs when nothing else is to be done, or when
+/// the file's list of unrecorded starts is full (see `SQLiteStore.supervisorStep`). One process
+/// for all slots keeps claim order (the next reservation goes to whichever slot frees first).
 ///
 /// It is also a child subreaper: a job's orphaned descendants are re-parented to it, so it can
 /// stop them with the job (they carry the job's JOBQ_JOB_ID) and reap them (no zombies).
@@ -76,8 +77,12 @@ public final class Supervisor {
     /// A job that ends sooner than this has its PID written with its outcome, saving a
     /// transaction per short job; a longer one gets it written after this long.
     static let pidRecordDelay: Int64 = 20
-    /// Jobs reserved ahead, per slot: enough to bridge a flush between short jobs.
-    static let reservationsPerSlot = 4
+    /// Starts recorded together at most this long after the first (see `run`).
+    static let recordBatch = 8
+    static let recordDelay: Int64 = 5
+    /// Jobs reserved ahead, per slot: enough to bridge a flush between short jobs, and a step
+    /// that records several starts at once.
+    static let reservationsPerSlot = 8
     /// Reservations pay only while jobs are short: when every slot's job has run this long they
     /// go back to the queue, so that they do not hold back for long a job added meanwhile with a
     /// higher priority.
@@ -95,12 +100,23 @@ public final class Supervisor {
     /// Commands from the daemon ('w' work may be ready, 'd' drain); EOF when it is gone.
     var daemonPipe: Int32
     var pendingEnds: [AttemptEnd] = []
+    /// Reserved jobs started since the last step, noted in the first slot's file only.
+    var pendingStarts: [SQLiteStore.ReservedStart] = []
+    /// Reserved starts noted so far (the next one's entry in the slot file's ring).
+    var reservedStartsNoted = 0
     /// Flushed reservations, in claim order: each may start now.
-    var reservations: [JobID] = []
+    var reservations: [Job] = []
     /// Reservations the flush in flight covers.
-    var flushingReservations: [JobID] = []
+    var flushingReservations: [Job] = []
     /// Reservations committed since that flush began: the next one covers them.
-    var unflushedReservations: [JobID] = []
+    var unflushedReservations: [Job] = []
+    /// Whether the queue may hold jobs it could reserve (it did not find it empty since the
+    /// last wake-up or the last job that others ran after).
+    var queueMayHaveMore = true
+    /// Jobs running in other supervisors' slots at the last step (the cap counts them).
+    var othersRunning = 0
+    /// Since when starts or ends wait to be recorded.
+    var unrecordedSince: Int64?
     /// Outcomes committed since the last flush began, which nobody was asked to flush yet.
     var outcomesNeedFlush = false
     /// Reservations to give back to the queue (after a failed flush, or a failed release).
@@ -156,28 +172,40 @@ public final class Supervisor {
         _ = jq_set_child_subreaper()
         IdleTrim.keepFreedMemoryUntilIdle()
         while true {
-            if retryAt == nil && stepIsDue {
+            startReservations()
+            if retryAt == nil && stepIsUrgent {
                 step()
                 continue
             }
-            if draining && noMoreClaims && checkedForAssignedJobs && pendingEnds.isEmpty { giveBackIdleSlots() }
-            if draining && retryAt == nil && pendingEnds.isEmpty && slots.allSatisfy({ $0.running == nil })
-                && !flusher.isBusy
-            {
+            let unrecorded = !(pendingEnds.isEmpty && pendingStarts.isEmpty)
+            if draining && noMoreClaims && checkedForAssignedJobs && !unrecorded { giveBackIdleSlots() }
+            if draining && retryAt == nil && !unrecorded && slots.allSatisfy({ $0.running == nil }) && !flusher.isBusy {
                 do { try store.flush() } catch { logger.error("cannot flush to disk: \(error)") }
                 return 0
             }
-            waitForEvents()
+            // Starts and ends are recorded in batches: once nothing else is to be done and a
+            // batch is full, or nothing runs, or the oldest waited `recordDelay`.
+            let now = WallClock.monotonic()
+            if unrecorded && unrecordedSince == nil { unrecordedSince = now }
+            let batchFull = pendingStarts.count >= Self.recordBatch || slots.allSatisfy { $0.running == nil }
+            let recordBy = unrecorded && retryAt == nil ? (batchFull ? now : unrecordedSince! + Self.recordDelay) : nil
+            if !waitForEvents(until: recordBy), let recordBy, WallClock.monotonic() >= recordBy { step() }
         }
     }
 
     var freeSlots: [Slot] { slots.filter { $0.running == nil } }
 
-    private var stepIsDue: Bool {
-        if !pendingEnds.isEmpty { return true }
-        let anyFree = slots.contains { $0.running == nil }
-        if draining { return anyFree && !checkedForAssignedJobs }
-        return wakePending || (anyFree && !reservations.isEmpty)
+    /// Reservations not started yet, flushed or not.
+    var heldReservations: Int { reservations.count + flushingReservations.count + unflushedReservations.count }
+
+    /// A step that cannot wait until nothing else is to be done.
+    private var stepIsUrgent: Bool {
+        if pendingStarts.count >= LockFile.reservedStartCapacity { return true }
+        if draining { return slots.contains { $0.running == nil } && !checkedForAssignedJobs }
+        if wakePending { return true }
+        // Reservations run low while the queue may hold more: reserve now (a flush takes time).
+        return queueMayHaveMore && !releaseDue
+            && heldReservations <= Self.reservationsPerSlot * slots.count / 2
     }
 
     /// Draining with no more claims to expect, each slot whose job is recorded is given back at
@@ -194,19 +222,23 @@ public final class Supervisor {
 
     // MARK: Events
 
-    private func waitForEvents() {
+    /// Waits for and handles what is ready, waiting no longer than `until`; returns whether
+    /// anything was.
+    @discardableResult
+    private func waitForEvents(until: Int64? = nil) -> Bool {
         // (A flush thread that ended leaves its descriptor readable for good: not waited on.)
         var fds = [signals.fd, flusher.isGone ? -1 : flusher.fd] + slots.map(\.cancelPoke.fd)
         let daemonIndex = fds.count
         if daemonPipe >= 0 { fds.append(daemonPipe) }
         let now = WallClock.monotonic()
-        var timers = [retryAt, releaseAt]
+        var timers = [retryAt, releaseAt, until]
         for slot in slots {
             guard let running = slot.running else { continue }
             timers += [running.stopping == nil ? running.deadline : nil, running.killAt, running.recordPIDAt]
         }
         let timeout = timers.compactMap { $0 }.min().map { $0 - now }
         let ready = EventWait.wait(for: fds, timeout: [timeout, idleTrim.timeout].compactMap { $0 }.min())
+        if until != nil && ready.isEmpty { return false }
         if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
 
         if ready.contains(0) {
@@ -221,12 +253,16 @@ public final class Supervisor {
             }
         }
         if ready.contains(1) { flushDone() }
+        var cancelPoked = false
         for (index, slot) in slots.enumerated() where ready.contains(2 + index) {
             slot.cancelPoke.drain()
             checkCancellation(slot)
+            cancelPoked = true
         }
+        if cancelPoked { cancelReservationsOnRequest() }
         if daemonPipe >= 0 && ready.contains(daemonIndex) { readDaemonPipe() }
         checkTimers()
+        return !ready.isEmpty
     }
 
     var slotList: String { slots.map { String($0.number) }.joined(separator: ",") }
@@ -272,7 +308,10 @@ public final class Supervisor {
             do { try store.flush() } catch { logger.error("cannot flush to disk: \(error)") }
             break
         }
-        if wake && !draining { wakePending = true }
+        if wake && !draining {
+            wakePending = true
+            queueMayHaveMore = true
+        }
     }
 
     private func checkTimers() {

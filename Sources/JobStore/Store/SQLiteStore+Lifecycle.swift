@@ -137,6 +137,9 @@ extension SQLiteStore {
         case cancelledQueued
         /// It is running; its worker was asked to stop it.
         case stopRequested(worker: Int?)
+        /// It is queued, reserved by the supervisor of slot `reserver`, which may have just
+        /// started it: that supervisor was asked to cancel it, or to stop it if it started.
+        case cancelRequested(reserver: Int)
     }
 
     /// Cancels jobs, all or none: a job that is done or failed already is an error.
@@ -149,6 +152,11 @@ extension SQLiteStore {
                 switch state {
                 case .queued:
                     try database.statement(SQL.cancelQueued).execute([.integer(id.rawValue), .integer(now)])
+                    if database.changes == 0 {
+                        try database.statement(SQL.requestCancelReserved).execute([.integer(id.rawValue), .integer(now)])
+                        let reserver = try database.statement(SQL.job).firstRow([.integer(id.rawValue)], decodeJob)?.worker
+                        if let reserver { return .cancelRequested(reserver: reserver) }
+                    }
                     try database.statement(SQL.failDependents).execute([.integer(id.rawValue), .integer(now)])
                     return .cancelledQueued
                 case .running:

@@ -116,7 +116,7 @@ enum SQL {
         """
     }
 
-    /// What starting an attempt sets, in the claim and in `startReserved` (?2 now, ?4 the
+    /// What starting an attempt sets, in the claim and in `startReservedToSettle` (?2 now, ?4 the
     /// worker slot, ?5 the log directory).
     private static let startAssignments = """
         state = 'running', attempt = attempt + 1, started_at = ?2, worker = ?4, pid = NULL, pid_start = NULL,
@@ -135,9 +135,9 @@ enum SQL {
 
     /// Supervisor ?4 reserves the next ?1 ready jobs, to start them later without a flush first
     /// (see `SQLiteStore.supervisorStep`). A reservation is a queued job with `worker` set: still
-    /// queued — no cap counts it, `list` shows it queued, a cancel cancels it — but only its
-    /// supervisor may start it (a claim passes over it), and only the reconciler, once that
-    /// supervisor is gone, may give it to anyone else.
+    /// queued — no cap counts it, `list` shows it queued — but only its supervisor may start it
+    /// (a claim passes over it) or cancel it (a cancel asks it: `requestCancelReserved`), and
+    /// only the reconciler, once that supervisor is gone, may give it to anyone else.
     static let reserve = """
         UPDATE jobs SET worker = ?4
         WHERE id IN (
@@ -149,22 +149,24 @@ enum SQL {
         RETURNING id, priority, name
         """
 
-    /// Starts job ?1, reserved by supervisor ?6, in its slot ?4 — if it is still reserved, the
-    /// slot runs nothing (the daemon may have claimed a job for it meanwhile), and fewer than ?3
-    /// jobs run in all.
-    static let startReserved = """
-        UPDATE jobs SET \(startAssignments)
-        WHERE id = ?1 AND state = 'queued' AND worker = ?6
-          AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND worker = ?4)
-          AND (SELECT count(*) FROM jobs WHERE state = 'running') < ?3
-        RETURNING \(jobColumns)
+    /// Records that supervisor ?5 started its reserved job ?1 as attempt ?6 in slot ?3 at ?2, with
+    /// process ?7 (start time ?8; NULL when it could not be spawned). The supervisor noted the
+    /// start in its slot file and spawned the job before this (see `SQLiteStore.supervisorStep`).
+    /// A cancel requested meanwhile stays requested: the supervisor stops the job.
+    static let recordReservedStart = """
+        UPDATE jobs SET state = 'running', attempt = ?6, started_at = ?2, worker = ?3, pid = ?7, pid_start = ?8,
+                        finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL,
+                        stdout_path = ?4 || '/' || id || '.' || ?6 || '.out',
+                        stderr_path = ?4 || '/' || id || '.' || ?6 || '.err'
+        WHERE id = ?1 AND state = 'queued' AND worker = ?5 AND attempt = ?6 - 1
+        RETURNING cancel_requested_at IS NOT NULL
         """
 
     /// Starts job ?1, reserved by supervisor ?4, as an attempt in that slot, only so that it can
     /// be settled as lost (the reconciler, after a crash of the machine: it may have started).
     static let startReservedToSettle = """
         UPDATE jobs SET \(startAssignments)
-        WHERE id = ?1 AND state = 'queued' AND worker = ?4
+        WHERE id = ?1 AND state = 'queued' AND worker = ?4 AND (?6 IS NULL OR attempt = ?6 - 1)
         RETURNING attempt
         """
 
@@ -176,6 +178,11 @@ enum SQL {
         SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_reserved WHERE state = 'queued' AND worker IS NOT NULL)
         """
     static let reservedBy = "SELECT id FROM jobs INDEXED BY jobs_reserved WHERE state = 'queued' AND worker = ?1"
+    /// Supervisor ?1's reservations that a cancel asked to stop (`requestCancelReserved`).
+    static let cancelRequestedReservations = """
+        SELECT id FROM jobs INDEXED BY jobs_reserved
+        WHERE state = 'queued' AND worker = ?1 AND cancel_requested_at IS NOT NULL
+        """
     static let releaseReservations = """
         UPDATE jobs SET worker = NULL WHERE id IN (\(reservedBy))
         """
@@ -241,11 +248,24 @@ enum SQL {
         SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = ?1 AND attempt = ?2 AND state = 'running'
         """
 
-    /// A queued job is cancelled outright: it never runs.
+    /// A queued job that no supervisor reserved is cancelled outright: it never runs.
     static let cancelQueued = """
-        UPDATE jobs SET state = 'failed', reason = 'cancelled', finished_at = ?2, error = 'cancelled before it started',
-                        worker = NULL
-        WHERE id = ?1 AND state = 'queued'
+        UPDATE jobs SET \(cancelledBeforeStart) WHERE id = ?1 AND state = 'queued' AND worker IS NULL
+        """
+    /// A reserved job whose cancel was requested, cancelled by its supervisor ?3 (which has not
+    /// started it) or by whoever settles that supervisor's reservations.
+    static let cancelReserved = """
+        UPDATE jobs SET \(cancelledBeforeStart) WHERE id = ?1 AND state = 'queued' AND worker = ?3
+        """
+    private static let cancelledBeforeStart = """
+        state = 'failed', reason = 'cancelled', finished_at = ?2, error = 'cancelled before it started', worker = NULL
+        """
+    /// A reserved job may have just been started by its supervisor (which records the start
+    /// after the spawn): the cancel is a request, which the supervisor answers (`cancelReserved`,
+    /// or it stops the job).
+    static let requestCancelReserved = """
+        UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2)
+        WHERE id = ?1 AND state = 'queued' AND worker IS NOT NULL
         """
 
     /// A running job is marked; its worker stops it and records the outcome.

@@ -1,73 +1,104 @@
-/// A supervisor's writes: one transaction per step records how jobs ended, starts the next ones
-/// in the slots that freed, and reserves more — and what a crash leaves of its reservations.
+/// A supervisor's writes: one transaction per step records the jobs it started and how jobs
+/// ended, hands it the jobs the daemon claimed for its free slots, and reserves more — and what
+/// a crash leaves of its reservations.
 ///
 /// Why reservations: a job may start only once its claim is on disk (at most once, even across
 /// a power cut), and that flush (~0.5 ms here) is as long as a short job. So a supervisor
-/// reserves the next few jobs and flushes that while its current jobs run; a reserved job then
-/// starts the moment a slot frees, after a commit that is not flushed (`startReserved`). If
-/// the machine goes down before that commit reaches the disk, the job may have started without
-/// a trace: the reconciler settles such reservations as lost (`settleReservations`).
+/// reserves the next few jobs and flushes that while its current jobs run. A reserved job then
+/// starts the moment a slot frees, with no transaction first: the supervisor notes the start in
+/// its slot file (`LockFile.recordReservedStart`, one pwrite), spawns the job, and records the
+/// start in its next step, with the starts and ends that came meanwhile (`recordReservedStart`).
+/// If the supervisor dies before that, the reconciler finds the start in the slot file and
+/// settles the job as lost; if the machine goes down before the step reaches the disk, every
+/// reservation may have started, and the reconciler settles them all as lost
+/// (`settleReservations`).
 extension SQLiteStore {
     /// What one step does.
     public struct SupervisorStep {
+        /// Reserved jobs it started since the last step (before the ends: such a job may have
+        /// ended too).
+        public var starts: [ReservedStart] = []
         /// Attempts that ended since the last step.
         public var ends: [AttemptEnd] = []
-        /// Slots that run nothing now: each gets the job the daemon claimed for it, if any,
-        /// else the next reservation that can still start.
+        /// Slots that run nothing now: each gets the job the daemon claimed for it, if any.
         public var freeSlots: [Int] = []
-        /// The supervisor's flushed reservations, in claim order.
-        public var reservations: [JobID] = []
-        /// Whether to reserve more jobs: then up to `reserveUpTo` in all, counting `heldElsewhere`
-        /// (reservations waiting for a flush) — once half of them are used (reserving costs
-        /// pages of its own in a transaction's commit, so it comes in batches), or when a free
-        /// slot got nothing.
+        /// Whether to reserve more jobs: then up to `reserveUpTo` in all, counting `held` (its
+        /// reservations not started yet) — once half of them are used (reserving costs pages
+        /// of its own in a transaction's commit, so it comes in batches), or when a slot waits
+        /// for one (`slotWaiting`).
         public var mayReserve = false
         public var reserveUpTo = 0
-        public var heldElsewhere = 0
+        public var held = 0
+        public var slotWaiting = false
         /// Who reserves: the supervisor's first slot.
         public var reserver: Int
-        /// The daemon's --workers: never more jobs running than this, in all.
-        public var maxRunning: Int
         public var logDirectory: String
 
-        public init(reserver: Int, maxRunning: Int, logDirectory: String) {
+        public init(reserver: Int, logDirectory: String) {
             self.reserver = reserver
-            self.maxRunning = maxRunning
             self.logDirectory = logDirectory
         }
     }
 
+    /// A reserved job a supervisor started (or tried to: `pid` nil) before recording it.
+    public struct ReservedStart: Sendable {
+        public let slot: Int
+        public let id: JobID
+        /// The attempt it started as (one more than the reservation's).
+        public let attempt: Int
+        public let startedAt: Int64
+        public var process: ProcessIdentity?
+
+        public init(slot: Int, id: JobID, attempt: Int, startedAt: Int64, process: ProcessIdentity? = nil) {
+            self.slot = slot
+            self.id = id
+            self.attempt = attempt
+            self.startedAt = startedAt
+            self.process = process
+        }
+    }
+
     public struct SupervisorStepResult {
+        /// For each of `starts`: whether a cancel was requested before it was recorded (the
+        /// supervisor stops the job), or nil when it was not recorded (no longer its reservation).
+        public var cancelRequested: [Bool?] = []
         /// How each of `ends` was recorded (in order).
         public var finished: [FinishResult] = []
         /// A job that ended done has jobs that run after it: the daemon should look for work.
         public var unblocksOthers = false
-        /// A job to start now, in its slot.
+        /// A job the daemon claimed for a free slot, to start now.
         public struct Start {
             public let slot: Int
             public let job: Job
         }
 
-        /// Jobs to start now.
         public var started: [Start] = []
-        /// How many of `reservations` this step used up (started, or found gone: cancelled, or
-        /// claimed for an idle slot by the daemon).
-        public var reservationsUsed = 0
-        /// New reservations, in claim order: they may start once flushed.
-        public var reserved: [JobID] = []
-        /// A free slot got nothing because the cap is reached (`maxRunning` jobs run, some of an
-        /// earlier daemon's supervisor): reservations would only wait.
-        public var capped = false
+        /// New reservations, in claim order, with what it needs to start them: they may start
+        /// once flushed.
+        public var reserved: [Job] = []
+        /// How many it tried to reserve, if it did: fewer reserved means the queue has no more.
+        public var askedToReserve: Int?
+        /// Jobs running in all, after this step (the cap counts those of other supervisors).
+        public var running = 0
     }
 
     /// One transaction, not flushed: the caller flushes before it starts a new reservation, and
     /// sees that the outcomes reach the disk soon. Jobs in `started` may start at once: the
-    /// daemon's claims were flushed by it (or are of jobs not on disk either), and a reservation
-    /// was flushed before this step.
+    /// daemon's claims were flushed by it (or are of jobs not on disk either).
     public func supervisorStep(_ step: SupervisorStep, now: @autoclosure () -> Int64) throws -> SupervisorStepResult {
         try writeWithoutFlush {
             let now = now()  // With the write lock held (see `Store.claim`).
             var result = SupervisorStepResult()
+            for start in step.starts {
+                result.cancelRequested.append(
+                    try database.statement(SQL.recordReservedStart).firstRow(
+                        [
+                            .integer(start.id.rawValue), .integer(start.startedAt), .integer(Int64(start.slot)),
+                            .text(step.logDirectory), .integer(Int64(step.reserver)), .integer(Int64(start.attempt)),
+                            start.process.map { .integer(Int64($0.pid)) } ?? .null,
+                            start.process.map { .integer($0.startTime) } ?? .null,
+                        ], { $0.int(0) == 1 }))
+            }
             for end in step.ends {
                 let finished = try finishInTransaction(end, now: now)
                 result.finished.append(finished)
@@ -78,77 +109,96 @@ extension SQLiteStore {
                         } ?? false
                 }
             }
-            var running = step.freeSlots.isEmpty ? 0 : try runningCount()
             for slot in step.freeSlots {
                 if let assigned = try database.statement(SQL.runningInSlot).firstRow(
                     [.integer(Int64(slot))], decodeJobWithEnvironment)
                 {
                     result.started.append(SupervisorStepResult.Start(slot: slot, job: assigned))
-                    continue
-                }
-                // (The cap holds across restarts: an earlier daemon's supervisor may still run jobs.)
-                if running >= step.maxRunning {
-                    result.capped = true
-                    break
-                }
-                while result.reservationsUsed < step.reservations.count {
-                    let id = step.reservations[result.reservationsUsed]
-                    result.reservationsUsed += 1
-                    let job = try database.statement(SQL.startReserved).firstRow(
-                        [
-                            .integer(id.rawValue), .integer(now), .integer(Int64(step.maxRunning)),
-                            .integer(Int64(slot)),
-                            .text(step.logDirectory), .integer(Int64(step.reserver)),
-                        ], decodeJobWithEnvironment)
-                    if let job {
-                        result.started.append(SupervisorStepResult.Start(slot: slot, job: job))
-                        running += 1
-                        break
-                    }
                 }
             }
-            let held = step.reservations.count - result.reservationsUsed + step.heldElsewhere
-            let slotLeftFree = result.started.count < step.freeSlots.count
-            let reserve = step.reserveUpTo - held
-            if step.mayReserve && !result.capped && reserve > 0 && (held <= step.reserveUpTo / 2 || slotLeftFree) {
+            result.running = try runningCount()
+            let reserve = step.reserveUpTo - step.held
+            let slotWaiting = step.slotWaiting && result.started.isEmpty
+            if step.mayReserve && reserve > 0 && (step.held <= step.reserveUpTo / 2 || slotWaiting) {
+                result.askedToReserve = reserve
                 let rows = try database.statement(SQL.reserve).rows(
                     [.integer(Int64(reserve)), .integer(now), .null, .integer(Int64(step.reserver))]
                 ) { (id: JobID($0.int64(0)), priority: $0.int(1), name: $0.optionalText(2)) }
-                result.reserved = rows.sorted { a, b in
+                result.reserved = try rows.sorted { a, b in
                     claimOrder((a.priority, a.name, a.id), (b.priority, b.name, b.id))
-                }.map(\.id)
+                }.compactMap { row in
+                    try database.statement(SQL.job).firstRow([.integer(row.id.rawValue)], decodeJobWithEnvironment)
+                }
             }
             return result
         }
     }
 
-    /// Puts a supervisor's reservations back in the queue (flushed: after a power cut, a
-    /// reservation left in the database would count as maybe started).
-    public func releaseReservations(of reserver: Int) throws {
-        try write { try database.statement(SQL.releaseReservations).execute([.integer(Int64(reserver))]) }
+    /// Puts a supervisor's reservations back in the queue — those whose cancel was requested
+    /// are cancelled instead — flushed: after a power cut, a reservation left in the database
+    /// would count as maybe started.
+    public func releaseReservations(of reserver: Int, now: Int64) throws {
+        try write { try releaseReservationsInTransaction(of: reserver, now: now) }
     }
 
-    /// After supervisor `reserver` is gone: its reservations go back to the queue — unless the
-    /// machine went down since it made them (`maybeStarted`), which may have lost the commit of a
-    /// reserved job's start: then each is settled as an attempt that was lost. Returns the jobs
-    /// it settled as lost, with how each was settled.
+    private func releaseReservationsInTransaction(of reserver: Int, now: Int64) throws {
+        let cancelled = try database.statement(SQL.cancelRequestedReservations).rows([.integer(Int64(reserver))]) {
+            JobID($0.int64(0))
+        }
+        try cancelReservedInTransaction(cancelled, of: reserver, now: now)
+        try database.statement(SQL.releaseReservations).execute([.integer(Int64(reserver))])
+    }
+
+    /// Cancels reservations of supervisor `reserver` that it did not start (a cancel asked it to).
+    public func cancelReserved(_ ids: [JobID], of reserver: Int, now: Int64) throws {
+        try write { try cancelReservedInTransaction(ids, of: reserver, now: now) }
+    }
+
+    private func cancelReservedInTransaction(_ ids: [JobID], of reserver: Int, now: Int64) throws {
+        for id in ids {
+            try database.statement(SQL.cancelReserved).execute(
+                [.integer(id.rawValue), .integer(now), .integer(Int64(reserver))])
+            if database.changes > 0 {
+                try database.statement(SQL.failDependents).execute([.integer(id.rawValue), .integer(now)])
+            }
+        }
+    }
+
+    /// Supervisor `reserver`'s reservations whose cancel was requested.
+    public func cancelRequestedReservations(of reserver: Int) throws -> [JobID] {
+        try database.statement(SQL.cancelRequestedReservations).rows([.integer(Int64(reserver))]) {
+            JobID($0.int64(0))
+        }
+    }
+
+    /// After supervisor `reserver` is gone: the reservations its slot file says it started
+    /// (`started`: id and attempt, before it could record them) are settled as lost attempts.
+    /// The others go back to the queue — unless the machine went down since they were made
+    /// (`maybeStarted`), which may have lost the record of a start: then each is settled as a
+    /// lost attempt too. Returns the jobs it settled as lost, with how each was settled.
     public func settleReservations(
-        of reserver: Int, maybeStarted: Bool, why: String, logDirectory: String, now: Int64
+        of reserver: Int, started: [(id: JobID, attempt: Int)], maybeStarted: Bool, why: String,
+        whyStarted: String, logDirectory: String, now: Int64
     ) throws -> [(JobID, FinishResult)] {
         try write {
-            guard maybeStarted else {
-                try database.statement(SQL.releaseReservations).execute([.integer(Int64(reserver))])
-                return []
-            }
-            let ids = try database.statement(SQL.reservedBy).rows([.integer(Int64(reserver))]) { JobID($0.int64(0)) }
-            return try ids.compactMap { id in
+            func settle(_ id: JobID, attempt: Int?, why: String) throws -> (JobID, FinishResult)? {
                 guard
                     let attempt = try database.statement(SQL.startReservedToSettle).firstRow(
-                        [.integer(id.rawValue), .integer(now), .null, .integer(Int64(reserver)), .text(logDirectory)],
-                        { $0.int(0) })
+                        [
+                            .integer(id.rawValue), .integer(now), .null, .integer(Int64(reserver)),
+                            .text(logDirectory), attempt.map { .integer(Int64($0)) } ?? .null,
+                        ], { $0.int(0) })
                 else { return nil }
                 return (id, try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: .lost(why)), now: now))
             }
+            var settled = try started.compactMap { try settle($0.id, attempt: $0.attempt, why: whyStarted) }
+            guard maybeStarted else {
+                try releaseReservationsInTransaction(of: reserver, now: now)
+                return settled
+            }
+            let ids = try database.statement(SQL.reservedBy).rows([.integer(Int64(reserver))]) { JobID($0.int64(0)) }
+            settled += try ids.compactMap { try settle($0, attempt: nil, why: why) }
+            return settled
         }
     }
 

@@ -52,9 +52,35 @@ struct Cancel: ParsableCommand {
                         job, why: "cancelled while its worker was gone", now: WallClock.now(), end: .cancelled(nil))
                     terminal.print("job \(id) cancelled (its worker was gone)")
                 }
+            case .cancelRequested(let reserver):
+                terminal.print("job \(id) \(try cancelReserved(id, reserver: reserver, store: store, home: home))")
             }
         }
         terminal.flush()
         DaemonControl.poke(home)
+    }
+
+    /// A job reserved by a supervisor, which may have just started it: the supervisor answers
+    /// (it cancels the job, or stops it). What became of the job, as the rest of a sentence.
+    private func cancelReserved(_ id: JobID, reserver: Int, store: SQLiteStore, home: Home) throws -> String {
+        let slotLock = try LockFile(path: home.slotLockPath(reserver))
+        if slotLock.tryLock() {
+            // Its supervisor is gone: settle its reservations here (a cancelled one is cancelled).
+            try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: reserver, lock: slotLock, now: WallClock.now())
+        } else {
+            Poke.send(to: home.slotPokePath(reserver))
+            let deadline = WallClock.monotonic() + 2_000
+            while let job = try store.job(id), job.state == .queued, job.worker != nil, WallClock.monotonic() < deadline {
+                usleep(2_000)
+            }
+        }
+        guard let job = try store.job(id) else { return "is gone" }
+        switch job.state {
+        case .queued where job.worker != nil: return "will be cancelled by its supervisor (slot \(reserver))"
+        case .queued: return "was queued again (its supervisor had gone)"
+        case .running: return "had just started: it is being stopped"
+        case .failed where job.reason == .cancelled && job.startedAt == nil: return "cancelled (it had not started)"
+        default: return "had just started, and ended before the cancel reached it: \(job.resultSummary)"
+        }
     }
 }
