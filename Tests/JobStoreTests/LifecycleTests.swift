@@ -29,7 +29,7 @@ import TestSupport
         _ = try store.insert([TestJobs.command(["true"])], now: 1)
         let claimed = try #require(try store.claim(TestJobs.claimRequest(limit: 1), now: clock()).first)
         #expect(try store.finish(first.id, attempt: 1, end: .finished(.exited(0)), now: clock()) == .done)
-        var step = SQLiteStore.SupervisorStep(reserver: 0, logDirectory: "/tmp/logs")
+        var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: 2, logDirectory: "/tmp/logs")
         step.ends = [AttemptEnd(id: claimed.id, attempt: 1, end: .finished(.exited(0)))]
         #expect(try store.supervisorStep(step, now: clock()).finished == [.done])
         let added = try store.insertEach(
@@ -48,7 +48,7 @@ import TestSupport
         #expect(added.assigned == [1])
         let id = try #require(try added.results.first?.get())
         let syncs = store.database.logSyncs
-        var step = SQLiteStore.SupervisorStep(reserver: 0, logDirectory: "/tmp/logs")
+        var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: 2, logDirectory: "/tmp/logs")
         step.freeSlots = [0, 1]
         let woken = try store.supervisorStep(step, now: 2)
         #expect(woken.started.map(\.slot) == [1] && woken.started.map(\.job.id) == [id])

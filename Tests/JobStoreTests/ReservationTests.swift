@@ -13,7 +13,7 @@ import Testing
     func step(reserve: Int = 0, held: Int = 0, free: [Int] = [], starts: [SQLiteStore.ReservedStart] = [],
               ends: [AttemptEnd] = []) -> SQLiteStore.SupervisorStep
     {
-        var step = SQLiteStore.SupervisorStep(reserver: 0, logDirectory: "/tmp/logs")
+        var step = SQLiteStore.SupervisorStep(reserver: 0, maxRunning: 2, logDirectory: "/tmp/logs")
         step.mayReserve = reserve > 0
         step.reserveUpTo = reserve
         step.held = held
@@ -51,7 +51,7 @@ import Testing
             step(starts: [started(reserved[0], in: 1, at: 4), started(reserved[1], in: 0, at: 4, pid: nil)],
                  ends: [AttemptEnd(id: ids[0], attempt: 1, end: .spawnFailed("no such program"))]), now: 5)
         #expect(result.cancelRequested == [false, false] && result.finished == [.failed(.spawn)])
-        #expect(result.running == 1)
+        #expect(result.runningBeyondCap == 0)
         let running = try #require(try store.job(ids[1]))
         #expect(running.state == .running && running.worker == 1 && running.attempt == 1 && running.startedAt == 4)
         #expect(running.pid == 4242 && running.pidStart == 77 && running.stdoutPath == "/tmp/logs/\(ids[1]).1.out")
@@ -82,6 +82,52 @@ import Testing
         let result = try store.supervisorStep(step(starts: [started(reserved[1], in: 0, at: 6)]), now: 6)
         #expect(result.cancelRequested == [true])
         #expect(try store.job(ids[1])?.state == .running && store.reservations(of: 0) == [ids[2]])
+    }
+
+    /// While an earlier daemon's supervisor runs jobs in slots beyond the cap, a supervisor's
+    /// reservations start in its steps, each in a guarded write: a reservation gone meanwhile
+    /// is passed over, a job the daemon claimed for a free slot comes first there, and the cap
+    /// holds.
+    @Test func guardedStartsPassOverWhatCannotStartAndHoldTheCap() throws {
+        let store = try makeStore()
+        let beyond = try store.insert([TestJobs.command(["old"])], now: 1)[0]
+        #expect(try store.claim(TestJobs.claimRequest(limit: 1, worker: 5, maxRunning: 3), now: 1).map(\.id) == [beyond])
+        let ids = try store.insert((0..<4).map { TestJobs.command(["j\($0)"]) }, now: 1)
+        let reserved = try store.supervisorStep(step(reserve: 3), now: 2)
+        #expect(reserved.reserved.map(\.id) == Array(ids[0..<3]) && reserved.runningBeyondCap == 1)
+        #expect(try store.cancel([ids[0]], now: 3) == [.cancelRequested(reserver: 0)])
+        try store.cancelReserved([ids[0]], of: 0, now: 3)
+        let claimed = try store.claim(TestJobs.claimRequest(limit: 1, worker: 1, maxRunning: 3), now: 4)
+        #expect(claimed.map(\.id) == [ids[3]])
+        var guarded = step(free: [0, 1])
+        guarded.guardedStarts = true
+        guarded.reservations = reserved.reserved.map(\.id)
+        guarded.maxRunning = 3
+        let result = try store.supervisorStep(guarded, now: 5)
+        #expect(result.started.map(\.slot) == [0, 1] && result.started.map(\.job.id) == [ids[1], ids[3]])
+        #expect(result.reservationsUsed == 2 && !result.capped)
+        #expect(try store.job(ids[1])?.state == .running && store.job(ids[1])?.worker == 0)
+        // Three run: the last reservation waits, whatever slot is offered.
+        guarded.freeSlots = [2]
+        guarded.reservations = [ids[2]]
+        let capped = try store.supervisorStep(guarded, now: 6)
+        #expect(capped.started.isEmpty && capped.reservationsUsed == 0 && capped.capped)
+    }
+
+    /// The journal: starts in a ring, cancels in a list that its reader empties.
+    @Test func theJournalKeepsStartsAndCancels() throws {
+        let journal = try StartJournal(path: folder.file("slot-0.starts"))
+        #expect(journal.reset() && journal.starts().isEmpty && journal.takeCancels().isEmpty)
+        for entry in 0..<(StartJournal.startCapacity + 2) {
+            #expect(journal.noteStart(entry: entry, JobID(Int64(entry)), attempt: 1, process: nil))
+        }
+        // The ring keeps the last `startCapacity`.
+        #expect(Set(journal.starts().map(\.id.rawValue)) == Set(2..<Int64(StartJournal.startCapacity + 2)))
+        #expect(journal.addCancel(JobID(7)) && journal.addCancel(JobID(9)))
+        #expect(journal.takeCancels() == [JobID(7), JobID(9)] && journal.takeCancels().isEmpty)
+        var added = 0
+        while journal.addCancel(JobID(Int64(added))) { added += 1 }
+        #expect(added == StartJournal.cancelCapacity && journal.takeCancels().count == added)
     }
 
     /// More are reserved once half are used, or at once when a slot waits for one; never more
@@ -173,9 +219,13 @@ import Testing
         let lock = try LockFile(path: home.slotLockPath(0))
         #expect(lock.tryLock())
         lock.recordHolder(12345, note: sameBoot ? Reconciler.bootNote : "boot 00000000-0000-0000-0000-000000000000")
-        lock.recordReservedStart(entry: 0, ids[2], attempt: 1, process: ProcessIdentity(pid: 4242, startTime: 77))
-        lock.recordReservedStart(entry: 1, ids[1], attempt: 1, process: nil)
-        #expect(lock.reservedStarts().map(\.id) == [ids[2], ids[1]])
+        let journal = try StartJournal(path: home.slotStartsPath(0))
+        #expect(journal.reset())
+        #expect(journal.withLock {
+            journal.noteStart(entry: 0, ids[2], attempt: 1, process: ProcessIdentity(pid: 4242, startTime: 77))
+                && journal.noteStart(entry: 1, ids[1], attempt: 1, process: nil)
+        })
+        #expect(journal.starts().map(\.id) == [ids[2], ids[1]])
         #expect(try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: 0, lock: lock, now: 4) == 2)
         let first = try #require(try store.job(ids[0]))
         #expect(first.state == (sameBoot ? .queued : .failed) && first.reason == (sameBoot ? nil : .lost))

@@ -88,38 +88,6 @@ public final class LockFile {
         return (JobID(id), attempt, ProcessIdentity(pid: pid, startTime: start))
     }
 
-    /// A supervisor's slot file (its first slot's) also lists the reserved jobs it started and
-    /// has not recorded yet (see `SQLiteStore.supervisorStep`): `start ID ATTEMPT PID START`
-    /// lines in a ring of `reservedStartCapacity` entries, each written before the job's spawn
-    /// (PID 0) and again after it. Entries it recorded since stay until overwritten: whoever
-    /// reads them checks them against the database.
-    public func recordReservedStart(entry: Int, _ id: JobID, attempt: Int, process: ProcessIdentity?) {
-        var line = "start \(id) \(attempt) \(process?.pid ?? 0) \(process?.startTime ?? 0)"
-        line += String(repeating: " ", count: max(0, Self.reservedStartWidth - 1 - line.utf8.count)) + "\n"
-        let offset = Self.reservedStartsOffset + (entry % Self.reservedStartCapacity) * Self.reservedStartWidth
-        let bytes = Array(line.utf8)
-        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
-    }
-
-    /// The reserved starts the file lists (see `recordReservedStart`).
-    public func reservedStarts() -> [(id: JobID, attempt: Int, process: ProcessIdentity?)] {
-        var buffer = [UInt8](repeating: 0, count: Self.reservedStartCapacity * Self.reservedStartWidth)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(Self.reservedStartsOffset)) }
-        guard n > 0 else { return [] }
-        return String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").compactMap { line in
-            let words = line.split(separator: " ")
-            guard words.count == 5, words[0] == "start", let id = Int64(words[1]), let attempt = Int(words[2]),
-                let pid = pid_t(words[3]), let start = Int64(words[4])
-            else { return nil }
-            return (JobID(id), attempt, pid > 0 ? ProcessIdentity(pid: pid, startTime: start) : nil)
-        }
-    }
-
-    /// How many reserved starts a supervisor may leave unrecorded.
-    public static let reservedStartCapacity = 16
-    static let reservedStartsOffset = 256
-    static let reservedStartWidth = 64
-
     /// Room for the PID and the note (a supervisor's is its boot: "boot " and a 36-character id).
     static let jobLineOffset = 64
     static let jobLineWidth = 96

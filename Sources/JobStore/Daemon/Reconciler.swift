@@ -26,21 +26,34 @@ public struct Reconciler {
     public func settleJobs(ofDeadSlot slot: Int, lock: LockFile?, now: Int64) throws -> Int {
         let reserved = try store.reservations(of: slot).count
         if reserved > 0 {
-            // Its supervisor noted in this file the reserved jobs it started and had not recorded
-            // yet. Every other start was recorded, without a flush: only a crash of the machine
-            // can have lost that. The file names the boot its supervisor ran in (and a file
-            // written before a crash may have lost that too).
+            // Its supervisor noted in its journal the reserved jobs it started and had not
+            // recorded yet. Every other start was recorded, without a flush: only a crash of the
+            // machine can have lost that. The slot file names the boot its supervisor ran in (and
+            // a file written before a crash may have lost that too).
             let note = Reconciler.bootNote
             let sameBoot = note != nil && lock?.holderNote() == note
-            let started = lock?.reservedStarts() ?? []
+            var started: [(id: JobID, attempt: Int)] = []
+            for entry in (try? StartJournal(path: home.slotStartsPath(slot), create: false))?.starts() ?? [] {
+                guard let job = try store.job(entry.id), job.state == .queued, job.worker == slot,
+                    job.attempt == entry.attempt - 1
+                else { continue }  // Recorded since (or an older attempt's entry).
+                started.append((entry.id, entry.attempt))
+                // What is left of it goes first: a retry must never run beside it. (After a
+                // reboot its PID and start time may name another process.)
+                if sameBoot, let process = entry.process { stopRemains(of: entry.id, process) }
+            }
             let settled = try store.settleReservations(
-                of: slot, started: started.map { ($0.id, $0.attempt) }, maybeStarted: !sameBoot,
+                of: slot, started: started, maybeStarted: !sameBoot,
                 why: "it was reserved to start in worker slot \(slot) when the machine went down, and may have started",
                 whyStarted: "its supervisor (slot \(slot)) vanished as it started it",
                 logDirectory: home.logsDirectory, now: now)
             for (id, result) in settled {
-                if let process = started.first(where: { $0.id == id })?.process { stopRemains(of: id, process) }
-                let how = result == .requeued ? "queued again" : "settled as lost"
+                let how: String
+                switch result {
+                case .requeued: how = "queued again"
+                case .failed(.cancelled): how = "cancelled (as asked)"
+                default: how = "settled as lost"
+                }
                 logger.warning("job \(id) may have started before its supervisor went away: \(how)")
             }
             if sameBoot {

@@ -6,31 +6,39 @@ import Glibc
 /// A supervisor's jobs: starting one in its slot, noting how it ended, and stopping it (cancel,
 /// timeout) with everything it started.
 extension Supervisor {
-    /// Starts a flushed reservation now, before any transaction: noted in the first slot's
-    /// file (so that whoever settles this supervisor after a crash knows it started), spawned,
-    /// and recorded by the next step.
-    func startReservation(_ reserved: Job, in slot: Slot) {
-        var job = reserved
+    /// Starts the next flushed reservation now, before any transaction: under the journal's
+    /// lock it drops what `jobq cancel` took back and notes the start (so that whoever settles
+    /// this supervisor after a crash knows it started); then it spawns the job, notes its
+    /// process, and leaves the start to the next step to record.
+    func startReservation(in slot: Slot) {
+        let entry = reservedStartsNoted
+        let now = WallClock.now()
+        let next: Job? = journal.withLock {
+            dropCancelledReservations()
+            guard let reserved = reservations.first else { return nil }
+            guard journal.noteStart(entry: entry, reserved.id, attempt: reserved.attempt + 1, process: nil) else {
+                logger.error("cannot write \(journal.path): \(systemError(errno)); starting jobs with a transaction each")
+                journalWritable = false
+                return nil
+            }
+            reservations.removeFirst()
+            return reserved
+        }
+        guard var job = next else { return }
+        reservedStartsNoted += 1
         job.attempt += 1
         job.state = .running
         job.worker = slot.number
-        let now = WallClock.now()
         job.startedAt = now
         let logs = configuration.home.logsDirectory
         job.stdoutPath = "\(logs)/\(job.id).\(job.attempt).out"
         job.stderrPath = "\(logs)/\(job.id).\(job.attempt).err"
-        let entry = reservedStartsNoted
-        reservedStartsNoted += 1
-        let ring = slots[0].lock
-        ring.recordReservedStart(entry: entry, job.id, attempt: job.attempt, process: nil)
         pendingStarts.append(SQLiteStore.ReservedStart(slot: slot.number, id: job.id, attempt: job.attempt, startedAt: now))
         start(job, in: slot)
-        guard let running = slot.running, running.job.id == job.id else { return }
+        guard let running = slot.running, running.job.id == job.id, let process = running.process else { return }
         slot.running?.recordPIDAt = nil  // The start's record carries it.
-        if let process = running.process {
-            pendingStarts[pendingStarts.count - 1].process = process
-            ring.recordReservedStart(entry: entry, job.id, attempt: job.attempt, process: process)
-        }
+        pendingStarts[pendingStarts.count - 1].process = process
+        _ = journal.withLock { journal.noteStart(entry: entry, job.id, attempt: job.attempt, process: process) }
     }
 
     func start(_ job: Job, in slot: Slot) {

@@ -2,32 +2,52 @@
 /// those starts and the jobs that ended, hands it the jobs the daemon claimed for its free
 /// slots, and reserves more; then the flushes, and giving reservations back.
 extension Supervisor {
-    /// Starts flushed reservations in the free slots — within the cap, and while the slot file
-    /// has room to note the start.
+    /// Starts flushed reservations in the free slots, each noted in the journal first — unless
+    /// starts must be guarded (see `startsMustBeGuarded`): then the steps start them.
     func startReservations() {
-        guard !draining, !releaseDue else { return }
+        guard !draining, !releaseDue, !startsMustBeGuarded else { return }
         for slot in slots where slot.running == nil {
-            let runningHere = slots.filter { $0.running != nil }.count
-            guard !reservations.isEmpty, pendingStarts.count < LockFile.reservedStartCapacity,
-                runningHere + othersRunning < configuration.workers
-            else { return }
-            startReservation(reservations.removeFirst(), in: slot)
+            guard !reservations.isEmpty, pendingStarts.count < StartJournal.startCapacity else { return }
+            startReservation(in: slot)
+        }
+    }
+
+    /// Whether a start must be a guarded write (`SQLiteStore.SupervisorStep.guardedStarts`):
+    /// while an earlier daemon's supervisor runs jobs in slots this daemon does not have (a
+    /// start recorded after the spawn could not hold the cap then; this daemon's slots alone
+    /// never exceed it), or when the journal cannot be written.
+    var startsMustBeGuarded: Bool { runningBeyondCap != 0 || !journalWritable }
+
+    /// Every slot runs a job that started `reservationHoldMilliseconds` ago or longer: then
+    /// reservations are not worth holding (see `releaseAt`).
+    var everySlotRunsLong: Bool {
+        let now = WallClock.monotonic()
+        return slots.allSatisfy { slot in
+            slot.running.map { now - $0.started >= Self.reservationHoldMilliseconds } ?? false
         }
     }
 
     /// One transaction: the reserved jobs it started and the jobs that ended since the last
-    /// step, the jobs the daemon claimed for its free slots, and more reservations while there
-    /// may be jobs for them.
-    func step() {
-        var request = SQLiteStore.SupervisorStep(reserver: reserver, logDirectory: configuration.home.logsDirectory)
+    /// step, the jobs the daemon claimed for its free slots (or, guarded, reservations
+    /// started there), and more reservations while there may be jobs for them.
+    func step(reserving: Bool = true) {
+        var request = SQLiteStore.SupervisorStep(
+            reserver: reserver, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
         request.starts = pendingStarts
         request.ends = pendingEnds
+        let guarded = startsMustBeGuarded && !draining && !releaseDue
         // The daemon claims a job for a slot of ours only while no job is reserved (and then
         // wakes us). Draining, it takes no new job — but one the daemon already claimed for it,
         // it runs.
-        if draining ? !checkedForAssignedJobs : heldReservations == 0 { request.freeSlots = freeSlots.map(\.number) }
+        if draining ? !checkedForAssignedJobs : (heldReservations == 0 || guarded) {
+            request.freeSlots = freeSlots.map(\.number)
+        }
+        if guarded {
+            request.guardedStarts = true
+            request.reservations = reservations.map(\.id)
+        }
         if !draining {
-            request.mayReserve = !releaseDue
+            request.mayReserve = reserving && !releaseDue && !everySlotRunsLong
             request.reserveUpTo = Self.reservationsPerSlot * slots.count
             request.held = heldReservations
             request.slotWaiting = slots.contains { $0.running == nil } && reservations.isEmpty
@@ -35,12 +55,13 @@ extension Supervisor {
         do {
             let result = try store.supervisorStep(request, now: WallClock.now())
             if draining { checkedForAssignedJobs = true }
-            for (start, cancelRequested) in zip(pendingStarts, result.cancelRequested) {
-                guard cancelRequested != false else { continue }
+            for (start, cancelRequested) in zip(pendingStarts, result.cancelRequested) where cancelRequested != false {
                 if cancelRequested == nil {
                     logger.warning("job \(start.id) started, but was not reserved for it any more: stopping it")
                 }
-                if let slot = slots.first(where: { $0.running?.job.id == start.id }) { beginStop(slot, .cancel) }
+                if let slot = slots.first(where: { $0.running?.job.id == start.id }), slot.running?.stopping == nil {
+                    beginStop(slot, .cancel)
+                }
             }
             for (end, finished) in zip(pendingEnds, result.finished) { logSettled(end.id, finished) }
             let wroteOutcomes = !(pendingEnds.isEmpty && pendingStarts.isEmpty)
@@ -50,6 +71,8 @@ extension Supervisor {
             wakePending = false
             retryAt = nil
             retryPause = 250
+            runningBeyondCap = result.runningBeyondCap
+            reservations.removeFirst(result.reservationsUsed)
             if let asked = result.askedToReserve { queueMayHaveMore = result.reserved.count == asked }
             if result.unblocksOthers { queueMayHaveMore = true }
             unflushedReservations += result.reserved
@@ -57,16 +80,12 @@ extension Supervisor {
             for start in result.started {
                 if let slot = slots.first(where: { $0.number == start.slot }) { self.start(start.job, in: slot) }
             }
-            let runningHere = slots.filter { $0.running != nil }.count
-            othersRunning = max(0, result.running - runningHere)
             flushWhatNeedsIt()
             if result.unblocksOthers { Poke.send(to: configuration.home.wakePath) }
             // At the cap (an earlier daemon's supervisor still runs jobs), reservations would
             // only wait: they go back; a job's end or a wake-up (the daemon's, when a slot of
             // that supervisor is given back) tries again.
-            if runningHere + othersRunning >= configuration.workers && runningHere < slots.count
-                && heldReservations > 0
-            {
+            if result.capped {
                 queueMayHaveMore = false
                 releaseReservations()
             }
@@ -155,9 +174,9 @@ extension Supervisor {
     /// (see `reservationHoldMilliseconds`), at the cap, and after a failed flush. Those it holds
     /// are never started, whether or not the write succeeds (then it is tried again later).
     func releaseReservations() {
-        guard heldReservations > 0 || releaseDue else { return }
+        guard (heldReservations > 0 || releaseDue) && !gaveBackFirstSlot else { return }
         // Those it started are still reserved until a step records them.
-        if !pendingStarts.isEmpty { step() }
+        if !pendingStarts.isEmpty { step(reserving: false) }
         reservations = []
         flushingReservations = []
         unflushedReservations = []
@@ -188,36 +207,14 @@ extension Supervisor {
         return latest + Self.reservationHoldMilliseconds
     }
 
-    /// A cancel poke: its reservations whose cancel was requested are cancelled, or stopped if
-    /// it started them already.
-    func cancelReservationsOnRequest() {
-        let requested: [JobID]
-        do {
-            requested = try store.cancelRequestedReservations(of: reserver)
-        } catch {
-            logger.error("cannot read the cancel requests of reserved jobs: \(error)")
-            return
-        }
-        var notStarted: [JobID] = []
-        for id in requested {
-            if let slot = slots.first(where: { $0.running?.job.id == id }) {
-                if slot.running?.stopping == nil { beginStop(slot, .cancel) }
-            } else if !pendingStarts.contains(where: { $0.id == id }) {
-                notStarted.append(id)
-            }  // (else it started and ended already: its outcome stands)
-        }
-        guard !notStarted.isEmpty else { return }
-        reservations.removeAll { notStarted.contains($0.id) }
-        flushingReservations.removeAll { notStarted.contains($0.id) }
-        unflushedReservations.removeAll { notStarted.contains($0.id) }
-        do {
-            try store.cancelReserved(notStarted, of: reserver, now: WallClock.now())
-        } catch {
-            // It no longer holds them in memory: giving its reservations back cancels them.
-            logger.error("cannot cancel reserved jobs (will retry in \(retryPause) ms): \(error)")
-            releaseDue = true
-            retryLater()
-        }
+    /// Drops the reservations `jobq cancel` took back (listed in the journal; it cancelled them
+    /// in the database), with the journal's lock held.
+    func dropCancelledReservations() {
+        let cancelled = Set(journal.takeCancels())
+        guard !cancelled.isEmpty else { return }
+        reservations.removeAll { cancelled.contains($0.id) }
+        flushingReservations.removeAll { cancelled.contains($0.id) }
+        unflushedReservations.removeAll { cancelled.contains($0.id) }
     }
 
     func logSettled(_ id: JobID, _ result: FinishResult) {

@@ -13,10 +13,10 @@ import Glibc
 /// A job may start only once its claim is on disk. So that short jobs do not each wait for a
 /// flush, it reserves the next few jobs and flushes that while its jobs run, on a thread of its
 /// own (`LogFlusher`). A reserved job starts the moment a slot frees, with no transaction
-/// first: noted in the first slot's file, spawned, and recorded by the next step, together
-/// with the other starts and ends since — a step runs when nothing else is to be done, or when
-/// the file's list of unrecorded starts is full (see `SQLiteStore.supervisorStep`). One process
-/// for all slots keeps claim order (the next reservation goes to whichever slot frees first).
+/// first: noted in its journal (`StartJournal`), spawned, and recorded by a later step together
+/// with the other starts and ends since — once 8 starts wait, or nothing runs, or 5 ms after
+/// the first (see `run`, and `SQLiteStore.supervisorStep`). One process for all slots keeps
+/// claim order (the next reservation goes to whichever slot frees first).
 ///
 /// It is also a child subreaper: a job's orphaned descendants are re-parented to it, so it can
 /// stop them with the job (they carry the job's JOBQ_JOB_ID) and reap them (no zombies).
@@ -113,8 +113,16 @@ public final class Supervisor {
     /// Whether the queue may hold jobs it could reserve (it did not find it empty since the
     /// last wake-up or the last job that others ran after).
     var queueMayHaveMore = true
-    /// Jobs running in other supervisors' slots at the last step (the cap counts them).
-    var othersRunning = 0
+    /// Jobs running in slots beyond --workers at the last step (an earlier daemon's): while
+    /// there are any, starts are guarded (`startsMustBeGuarded`). Unknown until the first step.
+    var runningBeyondCap = 1
+    /// Its reserved starts and the cancels of its reservations (see `StartJournal`).
+    let journal: StartJournal
+    /// Whether the journal could be written so far (else starts are guarded).
+    var journalWritable: Bool
+    /// It gave back its first slot (draining): it reserves and cancels nothing any more, and
+    /// leaves that slot's cancel pokes to its next owner.
+    var gaveBackFirstSlot = false
     /// Since when starts or ends wait to be recorded.
     var unrecordedSince: Int64?
     /// Outcomes committed since the last flush began, which nobody was asked to flush yet.
@@ -156,6 +164,9 @@ public final class Supervisor {
                 logs: SlotLogs(home: home, slot: number))
         }
         reserver = configuration.slots[0]
+        // Read by the reconciler before this supervisor got the slot: emptied now.
+        journal = try StartJournal(path: home.slotStartsPath(configuration.slots[0]))
+        journalWritable = journal.reset()
         self.daemonPipe = daemonPipe
         _ = jq_set_cloexec(daemonPipe)
         _ = jq_set_nonblocking(daemonPipe)
@@ -200,11 +211,11 @@ public final class Supervisor {
 
     /// A step that cannot wait until nothing else is to be done.
     private var stepIsUrgent: Bool {
-        if pendingStarts.count >= LockFile.reservedStartCapacity { return true }
+        if pendingStarts.count >= StartJournal.startCapacity { return true }
         if draining { return slots.contains { $0.running == nil } && !checkedForAssignedJobs }
         if wakePending { return true }
         // Reservations run low while the queue may hold more: reserve now (a flush takes time).
-        return queueMayHaveMore && !releaseDue
+        return queueMayHaveMore && !releaseDue && !everySlotRunsLong
             && heldReservations <= Self.reservationsPerSlot * slots.count / 2
     }
 
@@ -214,6 +225,11 @@ public final class Supervisor {
     private func giveBackIdleSlots() {
         var gaveBack = false
         for slot in slots where slot.running == nil && slot.lock.isLocked {
+            // Its first slot names its reservations and journal: kept until they are given back.
+            if slot === slots[0] {
+                guard !releaseDue && heldReservations == 0 else { continue }
+                gaveBackFirstSlot = true
+            }
             slot.lock.unlock()
             gaveBack = true
         }
@@ -227,7 +243,8 @@ public final class Supervisor {
     @discardableResult
     private func waitForEvents(until: Int64? = nil) -> Bool {
         // (A flush thread that ended leaves its descriptor readable for good: not waited on.)
-        var fds = [signals.fd, flusher.isGone ? -1 : flusher.fd] + slots.map(\.cancelPoke.fd)
+        // (A slot given back leaves its cancel pokes to its next owner.)
+        var fds = [signals.fd, flusher.isGone ? -1 : flusher.fd] + slots.map { $0.lock.isLocked ? $0.cancelPoke.fd : -1 }
         let daemonIndex = fds.count
         if daemonPipe >= 0 { fds.append(daemonPipe) }
         let now = WallClock.monotonic()
@@ -238,7 +255,7 @@ public final class Supervisor {
         }
         let timeout = timers.compactMap { $0 }.min().map { $0 - now }
         let ready = EventWait.wait(for: fds, timeout: [timeout, idleTrim.timeout].compactMap { $0 }.min())
-        if until != nil && ready.isEmpty { return false }
+        if ready.isEmpty, let until, WallClock.monotonic() >= until { return false }
         if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
 
         if ready.contains(0) {
@@ -256,10 +273,14 @@ public final class Supervisor {
         var cancelPoked = false
         for (index, slot) in slots.enumerated() where ready.contains(2 + index) {
             slot.cancelPoke.drain()
-            checkCancellation(slot)
             cancelPoked = true
         }
-        if cancelPoked { cancelReservationsOnRequest() }
+        // A poke of any slot: a cancel of a reserved job pokes the first slot, whichever slot
+        // the job runs in.
+        if cancelPoked {
+            for slot in slots { checkCancellation(slot) }
+            if !gaveBackFirstSlot { journal.withLock { dropCancelledReservations() } }
+        }
         if daemonPipe >= 0 && ready.contains(daemonIndex) { readDaemonPipe() }
         checkTimers()
         return !ready.isEmpty

@@ -51,15 +51,16 @@ extension SQLiteStore {
         case .signaled(let number)?: signal = .integer(Int64(number))
         case nil: break
         }
-        let maxRetries = try database.statement(SQL.finish).firstRow(
+        let finished = try database.statement(SQL.finish).firstRow(
             [.integer(id.rawValue), .integer(Int64(attempt)), .text(state.rawValue),
              reason.map { .text($0.rawValue) } ?? .null, .integer(now), exitCode, signal,
              end.errorText.map(SQLValue.text) ?? .null, ended.process.map { .integer(Int64($0.pid)) } ?? .null,
              ended.process.map { .integer($0.startTime) } ?? .null]
-        ) { $0.int(0) }
-        guard let maxRetries else { return .notRunning }
+        ) { (retries: $0.int(0), cancelRequested: $0.int(1) == 1) }
+        guard let (maxRetries, cancelRequested) = finished else { return .notRunning }
         guard let reason else { return .done }
-        if reason.isRetryable && attempt <= maxRetries {
+        // A job someone asked to cancel is not tried again.
+        if reason.isRetryable && attempt <= maxRetries && !cancelRequested {
             try requeue(id, now: now)
             return .requeued
         }

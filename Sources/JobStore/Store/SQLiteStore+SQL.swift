@@ -116,7 +116,7 @@ enum SQL {
         """
     }
 
-    /// What starting an attempt sets, in the claim and in `startReservedToSettle` (?2 now, ?4 the
+    /// What starting an attempt sets, in the claim, `startReserved` and `startReservedToSettle` (?2 now, ?4 the
     /// worker slot, ?5 the log directory).
     private static let startAssignments = """
         state = 'running', attempt = attempt + 1, started_at = ?2, worker = ?4, pid = NULL, pid_start = NULL,
@@ -148,6 +148,21 @@ enum SQL {
         )
         RETURNING id, priority, name
         """
+
+    /// Starts job ?1, reserved by supervisor ?6, in its slot ?4 — if it is still reserved, the
+    /// slot runs nothing (the daemon may have claimed a job for it meanwhile), and fewer than ?3
+    /// jobs run in all (the guarded start, while an earlier daemon's supervisor runs jobs in
+    /// slots this daemon does not have: see `SQLiteStore.supervisorStep`).
+    static let startReserved = """
+        UPDATE jobs SET \(startAssignments)
+        WHERE id = ?1 AND state = 'queued' AND worker = ?6
+          AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND worker = ?4)
+          AND (SELECT count(*) FROM jobs WHERE state = 'running') < ?3
+        RETURNING \(jobColumns)
+        """
+
+    /// Jobs running in slots ?1 and above: an earlier daemon's, with more workers.
+    static let runningBeyond = "SELECT count(*) FROM jobs WHERE state = 'running' AND worker >= ?1"
 
     /// Records that supervisor ?5 started its reserved job ?1 as attempt ?6 in slot ?3 at ?2, with
     /// process ?7 (start time ?8; NULL when it could not be spawned). The supervisor noted the
@@ -197,7 +212,7 @@ enum SQL {
         UPDATE jobs SET state = ?3, reason = ?4, finished_at = ?5, exit_code = ?6, signal = ?7, error = ?8,
                         pid = coalesce(pid, ?9), pid_start = coalesce(pid_start, ?10)
         WHERE id = ?1 AND attempt = ?2 AND state = 'running'
-        RETURNING max_retries
+        RETURNING max_retries, cancel_requested_at IS NOT NULL
         """
 
     /// Keeps a finished attempt's outcome before the job is queued again.

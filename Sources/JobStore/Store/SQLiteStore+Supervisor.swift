@@ -6,12 +6,13 @@
 /// a power cut), and that flush (~0.5 ms here) is as long as a short job. So a supervisor
 /// reserves the next few jobs and flushes that while its current jobs run. A reserved job then
 /// starts the moment a slot frees, with no transaction first: the supervisor notes the start in
-/// its slot file (`LockFile.recordReservedStart`, one pwrite), spawns the job, and records the
-/// start in its next step, with the starts and ends that came meanwhile (`recordReservedStart`).
-/// If the supervisor dies before that, the reconciler finds the start in the slot file and
-/// settles the job as lost; if the machine goes down before the step reaches the disk, every
-/// reservation may have started, and the reconciler settles them all as lost
-/// (`settleReservations`).
+/// its journal (`StartJournal`, one pwrite), spawns the job, and records the start in a later
+/// step, with the starts and ends that came meanwhile (`recordReservedStart`). If the supervisor
+/// dies before that, the reconciler finds the start in the journal and settles the job as lost;
+/// if the machine goes down before the step reaches the disk, every reservation may have
+/// started, and the reconciler settles them all as lost (`settleReservations`). (While an
+/// earlier daemon's supervisor runs jobs beyond the cap, starts are guarded writes instead:
+/// `SupervisorStep.guardedStarts`.)
 extension SQLiteStore {
     /// What one step does.
     public struct SupervisorStep {
@@ -20,8 +21,16 @@ extension SQLiteStore {
         public var starts: [ReservedStart] = []
         /// Attempts that ended since the last step.
         public var ends: [AttemptEnd] = []
-        /// Slots that run nothing now: each gets the job the daemon claimed for it, if any.
+        /// Slots that run nothing now: each gets the job the daemon claimed for it, if any —
+        /// else, with `guardedStarts`, the next of `reservations` that can still start.
         public var freeSlots: [Int] = []
+        /// Whether to start reservations here, each in a guarded write that holds the cap:
+        /// while an earlier daemon's supervisor runs jobs in slots beyond `maxRunning` (the
+        /// supervisor's own starts, recorded after the spawn, could not hold it then), or when
+        /// the supervisor cannot note its starts.
+        public var guardedStarts = false
+        /// Its flushed reservations, in claim order (for `guardedStarts`).
+        public var reservations: [JobID] = []
         /// Whether to reserve more jobs: then up to `reserveUpTo` in all, counting `held` (its
         /// reservations not started yet) — once half of them are used (reserving costs pages
         /// of its own in a transaction's commit, so it comes in batches), or when a slot waits
@@ -32,10 +41,13 @@ extension SQLiteStore {
         public var slotWaiting = false
         /// Who reserves: the supervisor's first slot.
         public var reserver: Int
+        /// The daemon's --workers: never more jobs running than this, in all.
+        public var maxRunning: Int
         public var logDirectory: String
 
-        public init(reserver: Int, logDirectory: String) {
+        public init(reserver: Int, maxRunning: Int, logDirectory: String) {
             self.reserver = reserver
+            self.maxRunning = maxRunning
             self.logDirectory = logDirectory
         }
     }
@@ -66,7 +78,8 @@ extension SQLiteStore {
         public var finished: [FinishResult] = []
         /// A job that ended done has jobs that run after it: the daemon should look for work.
         public var unblocksOthers = false
-        /// A job the daemon claimed for a free slot, to start now.
+        /// A job to start now in a free slot: one the daemon claimed for it, or (`guardedStarts`)
+        /// a reservation.
         public struct Start {
             public let slot: Int
             public let job: Job
@@ -78,8 +91,13 @@ extension SQLiteStore {
         public var reserved: [Job] = []
         /// How many it tried to reserve, if it did: fewer reserved means the queue has no more.
         public var askedToReserve: Int?
-        /// Jobs running in all, after this step (the cap counts those of other supervisors).
-        public var running = 0
+        /// How many of `reservations` it used up (started, or found gone).
+        public var reservationsUsed = 0
+        /// A free slot got nothing because the cap is reached (with `guardedStarts`).
+        public var capped = false
+        /// Jobs running in slots beyond `maxRunning`, after this step: while there are any,
+        /// starts must be guarded (see `guardedStarts`).
+        public var runningBeyondCap = 0
     }
 
     /// One transaction, not flushed: the caller flushes before it starts a new reservation, and
@@ -109,17 +127,40 @@ extension SQLiteStore {
                         } ?? false
                 }
             }
+            var running = step.guardedStarts && !step.freeSlots.isEmpty ? try runningCount() : 0
             for slot in step.freeSlots {
                 if let assigned = try database.statement(SQL.runningInSlot).firstRow(
                     [.integer(Int64(slot))], decodeJobWithEnvironment)
                 {
                     result.started.append(SupervisorStepResult.Start(slot: slot, job: assigned))
+                    continue
+                }
+                guard step.guardedStarts else { continue }
+                if running >= step.maxRunning {
+                    result.capped = true
+                    break
+                }
+                while result.reservationsUsed < step.reservations.count {
+                    let id = step.reservations[result.reservationsUsed]
+                    result.reservationsUsed += 1
+                    if let job = try database.statement(SQL.startReserved).firstRow(
+                        [
+                            .integer(id.rawValue), .integer(now), .integer(Int64(step.maxRunning)),
+                            .integer(Int64(slot)), .text(step.logDirectory), .integer(Int64(step.reserver)),
+                        ], decodeJobWithEnvironment)
+                    {
+                        result.started.append(SupervisorStepResult.Start(slot: slot, job: job))
+                        running += 1
+                        break
+                    }
                 }
             }
-            result.running = try runningCount()
-            let reserve = step.reserveUpTo - step.held
+            result.runningBeyondCap =
+                try database.statement(SQL.runningBeyond).firstRow([.integer(Int64(step.maxRunning))]) { $0.int(0) } ?? 0
+            let held = step.held - result.reservationsUsed
+            let reserve = step.reserveUpTo - held
             let slotWaiting = step.slotWaiting && result.started.isEmpty
-            if step.mayReserve && reserve > 0 && (step.held <= step.reserveUpTo / 2 || slotWaiting) {
+            if step.mayReserve && !result.capped && reserve > 0 && (held <= step.reserveUpTo / 2 || slotWaiting) {
                 result.askedToReserve = reserve
                 let rows = try database.statement(SQL.reserve).rows(
                     [.integer(Int64(reserve)), .integer(now), .null, .integer(Int64(step.reserver))]
@@ -182,6 +223,9 @@ extension SQLiteStore {
     ) throws -> [(JobID, FinishResult)] {
         try write {
             func settle(_ id: JobID, attempt: Int?, why: String) throws -> (JobID, FinishResult)? {
+                // One whose cancel was requested ends cancelled (and is not tried again).
+                let cancelRequested =
+                    try database.statement(SQL.job).firstRow([.integer(id.rawValue)], decodeJob)?.cancelRequestedAt != nil
                 guard
                     let attempt = try database.statement(SQL.startReservedToSettle).firstRow(
                         [
@@ -189,7 +233,8 @@ extension SQLiteStore {
                             .text(logDirectory), attempt.map { .integer(Int64($0)) } ?? .null,
                         ], { $0.int(0) })
                 else { return nil }
-                return (id, try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: .lost(why)), now: now))
+                let end: JobEnd = cancelRequested ? .cancelled(nil) : .lost(why)
+                return (id, try finishInTransaction(AttemptEnd(id: id, attempt: attempt, end: end), now: now))
             }
             var settled = try started.compactMap { try settle($0.id, attempt: $0.attempt, why: whyStarted) }
             guard maybeStarted else {

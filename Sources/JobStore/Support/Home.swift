@@ -44,6 +44,9 @@ public struct Home: Sendable, Equatable {
     public var socketPath: String { runDirectory + "/daemon.sock" }
     /// Held by the worker of slot N for as long as it lives.
     public func slotLockPath(_ slot: Int) -> String { runDirectory + "/slot-\(slot).lock" }
+    /// The reserved jobs slot N's supervisor (whose first slot it is) started and has not
+    /// recorded yet, and the cancels of its reservations (`StartJournal`).
+    public func slotStartsPath(_ slot: Int) -> String { runDirectory + "/slot-\(slot).starts" }
     /// Poked by `jobq cancel` to make slot N's worker check its job.
     public func slotPokePath(_ slot: Int) -> String { runDirectory + "/slot-\(slot).poke" }
     /// Where a script job's text is written for the attempt that runs it.

@@ -2,12 +2,14 @@ import ArgumentParser
 import Glibc
 import JobStore
 
-/// `jobq cancel`: a queued job never runs; a running one is stopped by its worker.
+/// `jobq cancel`: a queued job never runs; a running one is stopped by its worker. (A job its
+/// supervisor had just started, before recording it, counts as running: `cancelReserved`.)
 struct Cancel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel", _superCommandName: "jobq",
         abstract: "Cancel jobs: a queued job never runs; a running one gets SIGTERM, then SIGKILL after a grace.",
         discussion: """
+            A job its supervisor had just started, before recording the start, counts as running.
             A running job's whole process group gets SIGTERM; if it is still there after the daemon's
             --kill-grace (default 10s), SIGKILL. Either way the job ends failed with reason `cancelled`.
             Jobs that run --after a cancelled job fail too (reason `dependency`).
@@ -60,26 +62,50 @@ struct Cancel: ParsableCommand {
         DaemonControl.poke(home)
     }
 
-    /// A job reserved by a supervisor, which may have just started it: the supervisor answers
-    /// (it cancels the job, or stops it). What became of the job, as the rest of a sentence.
+    /// A job reserved by a supervisor, which may have just started it (it records a reserved
+    /// job's start after the spawn). Under its journal's lock, which the supervisor takes to
+    /// start a reservation, the job is cancelled unless the journal says it started — then its
+    /// supervisor stops it. What became of the job, as the rest of a sentence.
     private func cancelReserved(_ id: JobID, reserver: Int, store: SQLiteStore, home: Home) throws -> String {
         let slotLock = try LockFile(path: home.slotLockPath(reserver))
         if slotLock.tryLock() {
             // Its supervisor is gone: settle its reservations here (a cancelled one is cancelled).
             try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: reserver, lock: slotLock, now: WallClock.now())
-        } else {
-            Poke.send(to: home.slotPokePath(reserver))
-            let deadline = WallClock.monotonic() + 2_000
-            while let job = try store.job(id), job.state == .queued, job.worker != nil, WallClock.monotonic() < deadline {
-                usleep(2_000)
-            }
+            return describe(try store.job(id), reserver: reserver)
         }
-        guard let job = try store.job(id) else { return "is gone" }
+        let journal = try StartJournal(path: home.slotStartsPath(reserver))
+        let deadline = WallClock.monotonic() + 2_000
+        while true {
+            enum Step { case settled, started, listFull }
+            let step = try journal.withLock { () throws -> Step in
+                guard let job = try store.job(id), job.state == .queued, job.worker == reserver else { return .settled }
+                if journal.starts().contains(where: { $0.id == id && $0.attempt == job.attempt + 1 }) { return .started }
+                guard journal.addCancel(id) else { return .listFull }
+                try store.cancelReserved([id], of: reserver, now: WallClock.now())
+                return .settled
+            }
+            // It drops the job from its reservations, or stops it once it records its start.
+            Poke.send(to: home.slotPokePath(reserver))
+            if step == .settled || WallClock.monotonic() >= deadline { break }
+            if step == .started {
+                while let job = try store.job(id), job.state == .queued, WallClock.monotonic() < deadline {
+                    usleep(2_000)
+                }
+                break
+            }
+            usleep(2_000)  // Its cancel list is full: the supervisor empties it.
+        }
+        return describe(try store.job(id), reserver: reserver)
+    }
+
+    private func describe(_ job: Job?, reserver: Int) -> String {
+        guard let job else { return "is gone" }
         switch job.state {
-        case .queued where job.worker != nil: return "will be cancelled by its supervisor (slot \(reserver))"
-        case .queued: return "was queued again (its supervisor had gone)"
+        case .queued where job.worker != nil: return "will be cancelled or stopped by its supervisor (slot \(reserver))"
+        case .queued: return "is queued again"
         case .running: return "had just started: it is being stopped"
-        case .failed where job.reason == .cancelled && job.startedAt == nil: return "cancelled (it had not started)"
+        case .failed where job.reason == .cancelled:
+            return job.startedAt == nil ? "cancelled (it had not started)" : "had just started: it was stopped"
         default: return "had just started, and ended before the cancel reached it: \(job.resultSummary)"
         }
     }
