@@ -70,7 +70,8 @@ import Testing
         let reserved = try store.supervisorStep(step(reserve: 3), now: 2).reserved
         #expect(reserved.map(\.id) == Array(ids[0..<3]))
         #expect(try store.cancel([ids[0], ids[1]], now: 3) == [.cancelRequested(reserver: 0), .cancelRequested(reserver: 0)])
-        #expect(try store.job(ids[0])?.state == .queued && store.cancelRequestedReservations(of: 0) == [ids[0], ids[1]])
+        let requested = try #require(try store.job(ids[0]))
+        #expect(requested.state == .queued && requested.cancelRequestedAt == 3)
         let claimed = try store.claim(TestJobs.claimRequest(limit: 1, worker: 1, maxRunning: 3), now: 4)
         #expect(claimed.map(\.id) == [ids[3]])
 
@@ -95,8 +96,8 @@ import Testing
         let ids = try store.insert((0..<4).map { TestJobs.command(["j\($0)"]) }, now: 1)
         let reserved = try store.supervisorStep(step(reserve: 3), now: 2)
         #expect(reserved.reserved.map(\.id) == Array(ids[0..<3]) && reserved.runningBeyondCap == 1)
+        // A cancel requested and not carried out yet: the guarded start cancels it instead.
         #expect(try store.cancel([ids[0]], now: 3) == [.cancelRequested(reserver: 0)])
-        try store.cancelReserved([ids[0]], of: 0, now: 3)
         let claimed = try store.claim(TestJobs.claimRequest(limit: 1, worker: 1, maxRunning: 3), now: 4)
         #expect(claimed.map(\.id) == [ids[3]])
         var guarded = step(free: [0, 1])
@@ -107,6 +108,8 @@ import Testing
         #expect(result.started.map(\.slot) == [0, 1] && result.started.map(\.job.id) == [ids[1], ids[3]])
         #expect(result.reservationsUsed == 2 && !result.capped)
         #expect(try store.job(ids[1])?.state == .running && store.job(ids[1])?.worker == 0)
+        let cancelled = try #require(try store.job(ids[0]))
+        #expect(cancelled.state == .failed && cancelled.reason == .cancelled && cancelled.attempt == 0)
         // Three run: the last reservation waits, whatever slot is offered.
         guarded.freeSlots = [2]
         guarded.reservations = [ids[2]]
@@ -116,17 +119,19 @@ import Testing
 
     /// The journal: starts in a ring, cancels in a list that its reader empties.
     @Test func theJournalKeepsStartsAndCancels() throws {
-        let journal = try StartJournal(path: folder.file("slot-0.starts"))
+        let journal = StartJournal(path: folder.file("slot-0.starts"))
         #expect(journal.reset() && journal.starts().isEmpty && journal.takeCancels().isEmpty)
         for entry in 0..<(StartJournal.startCapacity + 2) {
             #expect(journal.noteStart(entry: entry, JobID(Int64(entry)), attempt: 1, process: nil))
         }
         // The ring keeps the last `startCapacity`.
         #expect(Set(journal.starts().map(\.id.rawValue)) == Set(2..<Int64(StartJournal.startCapacity + 2)))
-        #expect(journal.addCancel(JobID(7)) && journal.addCancel(JobID(9)))
-        #expect(journal.takeCancels() == [JobID(7), JobID(9)] && journal.takeCancels().isEmpty)
+        #expect(journal.addCancel(JobID(7), attempt: 0) && journal.addCancel(JobID(9), attempt: 2))
+        let cancels = journal.takeCancels()
+        #expect(cancels.map(\.id) == [JobID(7), JobID(9)] && cancels.map(\.attempt) == [0, 2])
+        #expect(journal.takeCancels().isEmpty)
         var added = 0
-        while journal.addCancel(JobID(Int64(added))) { added += 1 }
+        while journal.addCancel(JobID(Int64(added)), attempt: 0) { added += 1 }
         #expect(added == StartJournal.cancelCapacity && journal.takeCancels().count == added)
     }
 
@@ -219,12 +224,13 @@ import Testing
         let lock = try LockFile(path: home.slotLockPath(0))
         #expect(lock.tryLock())
         lock.recordHolder(12345, note: sameBoot ? Reconciler.bootNote : "boot 00000000-0000-0000-0000-000000000000")
-        let journal = try StartJournal(path: home.slotStartsPath(0))
+        let journal = StartJournal(path: home.slotStartsPath(0))
         #expect(journal.reset())
-        #expect(journal.withLock {
-            journal.noteStart(entry: 0, ids[2], attempt: 1, process: ProcessIdentity(pid: 4242, startTime: 77))
-                && journal.noteStart(entry: 1, ids[1], attempt: 1, process: nil)
-        })
+        #expect(
+            journal.withLock {
+                journal.noteStart(entry: 0, ids[2], attempt: 1, process: ProcessIdentity(pid: 4242, startTime: 77))
+                    && journal.noteStart(entry: 1, ids[1], attempt: 1, process: nil)
+            } == true)
         #expect(journal.starts().map(\.id) == [ids[2], ids[1]])
         #expect(try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: 0, lock: lock, now: 4) == 2)
         let first = try #require(try store.job(ids[0]))

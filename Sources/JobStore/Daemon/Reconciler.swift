@@ -33,7 +33,7 @@ public struct Reconciler {
             let note = Reconciler.bootNote
             let sameBoot = note != nil && lock?.holderNote() == note
             var started: [(id: JobID, attempt: Int)] = []
-            for entry in (try? StartJournal(path: home.slotStartsPath(slot), create: false))?.starts() ?? [] {
+            for entry in StartJournal(path: home.slotStartsPath(slot), create: false).starts() {
                 guard let job = try store.job(entry.id), job.state == .queued, job.worker == slot,
                     job.attempt == entry.attempt - 1
                 else { continue }  // Recorded since (or an older attempt's entry).

@@ -14,7 +14,8 @@ import Glibc
 /// written before the job's spawn (PID 0) and again after it, never flushed (they only need to
 /// outlive the supervisor: after a crash of the machine every reservation counts as maybe
 /// started). Entries recorded since stay until overwritten: whoever reads them checks them
-/// against the database. Cancels are `cancel ID` lines, cleared by the supervisor once read.
+/// against the database. Cancels are `cancel ID ATTEMPT` lines, cleared by the supervisor once
+/// read (which cancels those reservations in its next step, should `cancel` not get to it).
 public final class StartJournal {
     public let path: String
     let fd: Int32
@@ -27,26 +28,29 @@ public final class StartJournal {
     static var cancelsOffset: Int { startCapacity * startWidth }
     static var size: Int { cancelsOffset + cancelCapacity * cancelWidth }
 
-    /// Opens the journal, creating it (0600) unless `create` is false.
-    public init(path: String, create: Bool = true) throws(StoreError) {
+    /// Opens the journal, creating it (0600) unless `create` is false. One that cannot be opened
+    /// (`isOpen` false) has no starts, and can be neither locked nor written.
+    public init(path: String, create: Bool = true) {
         self.path = path
         fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0o600)
-        guard fd >= 0 else { throw StoreError.cannotOpen(path: path, detail: systemError(errno)) }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
+
+    public var isOpen: Bool { fd >= 0 }
 
     /// Empties the journal, its blocks written once (so that no later write needs a new block
     /// of a full disk). A new supervisor does this with its first slot's lock held, after the
     /// reconciler read what its predecessor left.
     public func reset() -> Bool {
         let blank = [UInt8](repeating: UInt8(ascii: " "), count: Self.size)
-        return withLock { ftruncate(fd, 0) == 0 && write(blank, at: 0) }
+        return withLock { ftruncate(fd, 0) == 0 && write(blank, at: 0) } ?? false
     }
 
-    /// Runs `body` holding the journal's lock.
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        _ = jq_lock_exclusive(fd, 1)
+    /// Runs `body` holding the journal's lock; nil when the lock cannot be taken. (Whoever
+    /// holds it holds it for a few system calls: nobody writes the database under it.)
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T? {
+        guard jq_lock_exclusive(fd, 1) == 0 else { return nil }
         defer { _ = jq_unlock(fd) }
         return try body()
     }
@@ -67,32 +71,35 @@ public final class StartJournal {
         }
     }
 
-    /// Adds a cancel (with the lock held). Returns false when the list is full (the supervisor
-    /// empties it at its next start) or cannot be written.
-    public func addCancel(_ id: JobID) -> Bool {
+    /// Adds a cancel of reservation `id` as it is now (`attempt`: its attempts so far), with the
+    /// lock held. Returns false when the list is full (the supervisor empties it at its next
+    /// start, or when poked) or cannot be written.
+    public func addCancel(_ id: JobID, attempt: Int) -> Bool {
         var buffer = [UInt8](repeating: 0, count: Self.cancelCapacity * Self.cancelWidth)
         guard read(&buffer, at: Self.cancelsOffset) else { return false }
         for entry in 0..<Self.cancelCapacity where buffer[entry * Self.cancelWidth] != UInt8(ascii: "c") {
-            return write(Self.line("cancel \(id)", Self.cancelWidth), at: Self.cancelsOffset + entry * Self.cancelWidth)
+            let line = Self.line("cancel \(id) \(attempt)", Self.cancelWidth)
+            return write(line, at: Self.cancelsOffset + entry * Self.cancelWidth)
         }
         return false
     }
 
     /// The cancels listed, which it clears (with the lock held). Read before every start: a
     /// list without any costs one pread and a scan.
-    public func takeCancels() -> [JobID] {
+    public func takeCancels() -> [(id: JobID, attempt: Int)] {
         var buffer = [UInt8](repeating: 0, count: Self.cancelCapacity * Self.cancelWidth)
         guard read(&buffer, at: Self.cancelsOffset) else { return [] }
         let entries = (0..<Self.cancelCapacity).map { $0 * Self.cancelWidth }.filter { buffer[$0] == UInt8(ascii: "c") }
         guard !entries.isEmpty else { return [] }
-        let ids = entries.compactMap { start -> JobID? in
+        let cancels = entries.compactMap { start -> (id: JobID, attempt: Int)? in
             let words = String(decoding: buffer[start..<start + Self.cancelWidth], as: UTF8.self)
                 .split(whereSeparator: { $0 == " " || $0 == "\n" })
-            guard words.count == 2, words[0] == "cancel", let id = Int64(words[1]) else { return nil }
-            return JobID(id)
+            guard words.count == 3, words[0] == "cancel", let id = Int64(words[1]), let attempt = Int(words[2])
+            else { return nil }
+            return (JobID(id), attempt)
         }
         _ = write([UInt8](repeating: UInt8(ascii: " "), count: buffer.count), at: Self.cancelsOffset)
-        return ids
+        return cancels
     }
 
     private static func line(_ text: String, _ width: Int) -> [UInt8] {

@@ -13,18 +13,24 @@ extension Supervisor {
     func startReservation(in slot: Slot) {
         let entry = reservedStartsNoted
         let now = WallClock.now()
-        let next: Job? = journal.withLock {
-            dropCancelledReservations()
-            guard let reserved = reservations.first else { return nil }
-            guard journal.noteStart(entry: entry, reserved.id, attempt: reserved.attempt + 1, process: nil) else {
-                logger.error("cannot write \(journal.path): \(systemError(errno)); starting jobs with a transaction each")
+        enum Next { case nothing, job(Job), journalFailed }
+        let next =
+            journal.withLock { () -> Next in
+                dropCancelledReservations()
+                guard let reserved = reservations.first else { return .nothing }
+                guard journal.noteStart(entry: entry, reserved.id, attempt: reserved.attempt + 1, process: nil) else {
+                    return .journalFailed
+                }
+                reservations.removeFirst()
+                return .job(reserved)
+            } ?? .journalFailed
+        guard case .job(var job) = next else {
+            if case .journalFailed = next {
+                logger.error("cannot use \(journal.path): \(systemError(errno)); starting jobs with a transaction each")
                 journalWritable = false
-                return nil
             }
-            reservations.removeFirst()
-            return reserved
+            return
         }
-        guard var job = next else { return }
         reservedStartsNoted += 1
         job.attempt += 1
         job.state = .running

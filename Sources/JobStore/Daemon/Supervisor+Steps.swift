@@ -35,6 +35,7 @@ extension Supervisor {
             reserver: reserver, maxRunning: configuration.workers, logDirectory: configuration.home.logsDirectory)
         request.starts = pendingStarts
         request.ends = pendingEnds
+        request.cancels = cancelledReservations
         let guarded = startsMustBeGuarded && !draining && !releaseDue
         // The daemon claims a job for a slot of ours only while no job is reserved (and then
         // wakes us). Draining, it takes no new job — but one the daemon already claimed for it,
@@ -67,6 +68,7 @@ extension Supervisor {
             let wroteOutcomes = !(pendingEnds.isEmpty && pendingStarts.isEmpty)
             pendingStarts = []
             pendingEnds = []
+            cancelledReservations = []
             unrecordedSince = nil
             wakePending = false
             retryAt = nil
@@ -209,12 +211,16 @@ extension Supervisor {
 
     /// Drops the reservations `jobq cancel` took back (listed in the journal; it cancelled them
     /// in the database), with the journal's lock held.
+    /// Its next step cancels them in the database too (`cancel` does, but may have died first).
     func dropCancelledReservations() {
-        let cancelled = Set(journal.takeCancels())
-        guard !cancelled.isEmpty else { return }
-        reservations.removeAll { cancelled.contains($0.id) }
-        flushingReservations.removeAll { cancelled.contains($0.id) }
-        unflushedReservations.removeAll { cancelled.contains($0.id) }
+        let cancels = journal.takeCancels()
+        guard !cancels.isEmpty else { return }
+        func isCancelled(_ job: Job) -> Bool { cancels.contains { $0.id == job.id && $0.attempt == job.attempt } }
+        let dropped = (reservations + flushingReservations + unflushedReservations).filter(isCancelled).map(\.id)
+        reservations.removeAll(where: isCancelled)
+        flushingReservations.removeAll(where: isCancelled)
+        unflushedReservations.removeAll(where: isCancelled)
+        cancelledReservations += dropped
     }
 
     func logSettled(_ id: JobID, _ result: FinishResult) {

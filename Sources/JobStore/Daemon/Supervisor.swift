@@ -14,7 +14,7 @@ import Glibc
 /// flush, it reserves the next few jobs and flushes that while its jobs run, on a thread of its
 /// own (`LogFlusher`). A reserved job starts the moment a slot frees, with no transaction
 /// first: noted in its journal (`StartJournal`), spawned, and recorded by a later step together
-/// with the other starts and ends since — once 8 starts wait, or nothing runs, or 5 ms after
+/// with the other starts and ends since — once 8 starts wait, or a slot is left free, or 5 ms after
 /// the first (see `run`, and `SQLiteStore.supervisorStep`). One process for all slots keeps
 /// claim order (the next reservation goes to whichever slot frees first).
 ///
@@ -100,9 +100,11 @@ public final class Supervisor {
     /// Commands from the daemon ('w' work may be ready, 'd' drain); EOF when it is gone.
     var daemonPipe: Int32
     var pendingEnds: [AttemptEnd] = []
-    /// Reserved jobs started since the last step, noted in the first slot's file only.
+    /// Reserved jobs started since the last step, noted in the journal only.
     var pendingStarts: [SQLiteStore.ReservedStart] = []
-    /// Reserved starts noted so far (the next one's entry in the slot file's ring).
+    /// Reservations `jobq cancel` took back (through the journal) since the last step.
+    var cancelledReservations: [JobID] = []
+    /// Reserved starts noted so far (the next one's entry in the journal's ring).
     var reservedStartsNoted = 0
     /// Flushed reservations, in claim order: each may start now.
     var reservations: [Job] = []
@@ -165,7 +167,7 @@ public final class Supervisor {
         }
         reserver = configuration.slots[0]
         // Read by the reconciler before this supervisor got the slot: emptied now.
-        journal = try StartJournal(path: home.slotStartsPath(configuration.slots[0]))
+        journal = StartJournal(path: home.slotStartsPath(configuration.slots[0]))
         journalWritable = journal.reset()
         self.daemonPipe = daemonPipe
         _ = jq_set_cloexec(daemonPipe)
@@ -180,6 +182,7 @@ public final class Supervisor {
 
     /// Runs jobs until told to stop (or the daemon goes away) and every job it ran is recorded.
     public func run() -> Int32 {
+        if !journalWritable { logger.error("cannot write \(journal.path): starting jobs with a transaction each") }
         _ = jq_set_child_subreaper()
         IdleTrim.keepFreedMemoryUntilIdle()
         while true {
@@ -194,12 +197,15 @@ public final class Supervisor {
                 do { try store.flush() } catch { logger.error("cannot flush to disk: \(error)") }
                 return 0
             }
-            // Starts and ends are recorded in batches: once nothing else is to be done and a
-            // batch is full, or nothing runs, or the oldest waited `recordDelay`.
+            // Starts and ends are recorded in batches while reservations keep the slots busy:
+            // once a batch is full, or the oldest waited `recordDelay`. A slot left free is
+            // recorded at once: until its job's end is, the daemon cannot give it the next job
+            // added.
             let now = WallClock.monotonic()
             if unrecorded && unrecordedSince == nil { unrecordedSince = now }
-            let batchFull = pendingStarts.count >= Self.recordBatch || slots.allSatisfy { $0.running == nil }
-            let recordBy = unrecorded && retryAt == nil ? (batchFull ? now : unrecordedSince! + Self.recordDelay) : nil
+            let recordNow = pendingStarts.count >= Self.recordBatch
+                || (!pendingEnds.isEmpty && slots.contains { $0.running == nil })
+            let recordBy = unrecorded && retryAt == nil ? (recordNow ? now : unrecordedSince! + Self.recordDelay) : nil
             if !waitForEvents(until: recordBy), let recordBy, WallClock.monotonic() >= recordBy { step() }
         }
     }
@@ -214,6 +220,10 @@ public final class Supervisor {
         if pendingStarts.count >= StartJournal.startCapacity { return true }
         if draining { return slots.contains { $0.running == nil } && !checkedForAssignedJobs }
         if wakePending { return true }
+        // Guarded, reservations start only in steps: one whose flush completed starts now.
+        if startsMustBeGuarded && !releaseDue && !reservations.isEmpty && slots.contains(where: { $0.running == nil }) {
+            return true
+        }
         // Reservations run low while the queue may hold more: reserve now (a flush takes time).
         return queueMayHaveMore && !releaseDue && !everySlotRunsLong
             && heldReservations <= Self.reservationsPerSlot * slots.count / 2
@@ -279,7 +289,7 @@ public final class Supervisor {
         // the job runs in.
         if cancelPoked {
             for slot in slots { checkCancellation(slot) }
-            if !gaveBackFirstSlot { journal.withLock { dropCancelledReservations() } }
+            if !gaveBackFirstSlot { _ = journal.withLock { dropCancelledReservations() } }
         }
         if daemonPipe >= 0 && ready.contains(daemonIndex) { readDaemonPipe() }
         checkTimers()

@@ -139,7 +139,8 @@ extension SQLiteStore {
         /// It is running; its worker was asked to stop it.
         case stopRequested(worker: Int?)
         /// It is queued, reserved by the supervisor of slot `reserver`, which may have just
-        /// started it: that supervisor was asked to cancel it, or to stop it if it started.
+        /// started it: its cancel is requested, and the caller settles it with that supervisor's
+        /// journal (`StartJournal`).
         case cancelRequested(reserver: Int)
     }
 

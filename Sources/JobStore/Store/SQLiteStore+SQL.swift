@@ -136,8 +136,8 @@ enum SQL {
     /// Supervisor ?4 reserves the next ?1 ready jobs, to start them later without a flush first
     /// (see `SQLiteStore.supervisorStep`). A reservation is a queued job with `worker` set: still
     /// queued — no cap counts it, `list` shows it queued — but only its supervisor may start it
-    /// (a claim passes over it) or cancel it (a cancel asks it: `requestCancelReserved`), and
-    /// only the reconciler, once that supervisor is gone, may give it to anyone else.
+    /// (a claim passes over it), a cancel must first settle with it (`requestCancelReserved`),
+    /// and only the reconciler, once that supervisor is gone, may give it to anyone else.
     static let reserve = """
         UPDATE jobs SET worker = ?4
         WHERE id IN (
@@ -155,7 +155,7 @@ enum SQL {
     /// slots this daemon does not have: see `SQLiteStore.supervisorStep`).
     static let startReserved = """
         UPDATE jobs SET \(startAssignments)
-        WHERE id = ?1 AND state = 'queued' AND worker = ?6
+        WHERE id = ?1 AND state = 'queued' AND worker = ?6 AND cancel_requested_at IS NULL
           AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND worker = ?4)
           AND (SELECT count(*) FROM jobs WHERE state = 'running') < ?3
         RETURNING \(jobColumns)
@@ -166,7 +166,7 @@ enum SQL {
 
     /// Records that supervisor ?5 started its reserved job ?1 as attempt ?6 in slot ?3 at ?2, with
     /// process ?7 (start time ?8; NULL when it could not be spawned). The supervisor noted the
-    /// start in its slot file and spawned the job before this (see `SQLiteStore.supervisorStep`).
+    /// start in its journal and spawned the job before this (see `SQLiteStore.supervisorStep`).
     /// A cancel requested meanwhile stays requested: the supervisor stops the job.
     static let recordReservedStart = """
         UPDATE jobs SET state = 'running', attempt = ?6, started_at = ?2, worker = ?3, pid = ?7, pid_start = ?8,
@@ -272,12 +272,18 @@ enum SQL {
     static let cancelReserved = """
         UPDATE jobs SET \(cancelledBeforeStart) WHERE id = ?1 AND state = 'queued' AND worker = ?3
         """
+    /// `cancelReserved`, if its cancel was requested (a guarded start passes over it).
+    static let cancelReservedIfRequested = """
+        UPDATE jobs SET \(cancelledBeforeStart)
+        WHERE id = ?1 AND state = 'queued' AND worker = ?3 AND cancel_requested_at IS NOT NULL
+        """
     private static let cancelledBeforeStart = """
         state = 'failed', reason = 'cancelled', finished_at = ?2, error = 'cancelled before it started', worker = NULL
         """
     /// A reserved job may have just been started by its supervisor (which records the start
-    /// after the spawn): the cancel is a request, which the supervisor answers (`cancelReserved`,
-    /// or it stops the job).
+    /// after the spawn): the cancel is requested first; then `jobq cancel` asks the supervisor's
+    /// journal, and cancels the job (`cancelReserved`) unless it started — then the supervisor
+    /// stops it. A guarded start passes over a job whose cancel was requested.
     static let requestCancelReserved = """
         UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2)
         WHERE id = ?1 AND state = 'queued' AND worker IS NOT NULL

@@ -21,6 +21,8 @@ extension SQLiteStore {
         public var starts: [ReservedStart] = []
         /// Attempts that ended since the last step.
         public var ends: [AttemptEnd] = []
+        /// Reservations `jobq cancel` took back, which it may not have cancelled yet.
+        public var cancels: [JobID] = []
         /// Slots that run nothing now: each gets the job the daemon claimed for it, if any —
         /// else, with `guardedStarts`, the next of `reservations` that can still start.
         public var freeSlots: [Int] = []
@@ -117,6 +119,7 @@ extension SQLiteStore {
                             start.process.map { .integer($0.startTime) } ?? .null,
                         ], { $0.int(0) == 1 }))
             }
+            try cancelReservedInTransaction(step.cancels, of: step.reserver, now: now)
             for end in step.ends {
                 let finished = try finishInTransaction(end, now: now)
                 result.finished.append(finished)
@@ -143,6 +146,8 @@ extension SQLiteStore {
                 while result.reservationsUsed < step.reservations.count {
                     let id = step.reservations[result.reservationsUsed]
                     result.reservationsUsed += 1
+                    // (One whose cancel was requested never starts: it is cancelled here.)
+                    try cancelReservedInTransaction([id], of: step.reserver, now: now, onlyIfRequested: true)
                     if let job = try database.statement(SQL.startReserved).firstRow(
                         [
                             .integer(id.rawValue), .integer(now), .integer(Int64(step.maxRunning)),
@@ -195,9 +200,11 @@ extension SQLiteStore {
         try write { try cancelReservedInTransaction(ids, of: reserver, now: now) }
     }
 
-    private func cancelReservedInTransaction(_ ids: [JobID], of reserver: Int, now: Int64) throws {
+    private func cancelReservedInTransaction(
+        _ ids: [JobID], of reserver: Int, now: Int64, onlyIfRequested: Bool = false
+    ) throws {
         for id in ids {
-            try database.statement(SQL.cancelReserved).execute(
+            try database.statement(onlyIfRequested ? SQL.cancelReservedIfRequested : SQL.cancelReserved).execute(
                 [.integer(id.rawValue), .integer(now), .integer(Int64(reserver))])
             if database.changes > 0 {
                 try database.statement(SQL.failDependents).execute([.integer(id.rawValue), .integer(now)])
@@ -205,14 +212,7 @@ extension SQLiteStore {
         }
     }
 
-    /// Supervisor `reserver`'s reservations whose cancel was requested.
-    public func cancelRequestedReservations(of reserver: Int) throws -> [JobID] {
-        try database.statement(SQL.cancelRequestedReservations).rows([.integer(Int64(reserver))]) {
-            JobID($0.int64(0))
-        }
-    }
-
-    /// After supervisor `reserver` is gone: the reservations its slot file says it started
+    /// After supervisor `reserver` is gone: the reservations its journal says it started
     /// (`started`: id and attempt, before it could record them) are settled as lost attempts.
     /// The others go back to the queue — unless the machine went down since they were made
     /// (`maybeStarted`), which may have lost the record of a start: then each is settled as a

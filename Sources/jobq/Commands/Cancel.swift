@@ -64,8 +64,8 @@ struct Cancel: ParsableCommand {
 
     /// A job reserved by a supervisor, which may have just started it (it records a reserved
     /// job's start after the spawn). Under its journal's lock, which the supervisor takes to
-    /// start a reservation, the job is cancelled unless the journal says it started — then its
-    /// supervisor stops it. What became of the job, as the rest of a sentence.
+    /// start a reservation, the job is listed as cancelled unless the journal says it started —
+    /// then its supervisor stops it. What became of the job, as the rest of a sentence.
     private func cancelReserved(_ id: JobID, reserver: Int, store: SQLiteStore, home: Home) throws -> String {
         let slotLock = try LockFile(path: home.slotLockPath(reserver))
         if slotLock.tryLock() {
@@ -73,27 +73,35 @@ struct Cancel: ParsableCommand {
             try Reconciler(store: store, home: home).settleJobs(ofDeadSlot: reserver, lock: slotLock, now: WallClock.now())
             return describe(try store.job(id), reserver: reserver)
         }
-        let journal = try StartJournal(path: home.slotStartsPath(reserver))
+        let journal = StartJournal(path: home.slotStartsPath(reserver), create: false)
         let deadline = WallClock.monotonic() + 2_000
         while true {
-            enum Step { case settled, started, listFull }
-            let step = try journal.withLock { () throws -> Step in
-                guard let job = try store.job(id), job.state == .queued, job.worker == reserver else { return .settled }
-                if journal.starts().contains(where: { $0.id == id && $0.attempt == job.attempt + 1 }) { return .started }
-                guard journal.addCancel(id) else { return .listFull }
-                try store.cancelReserved([id], of: reserver, now: WallClock.now())
-                return .settled
-            }
+            enum Step { case listed, started, settled, listFull }
+            guard let job = try store.job(id), job.state == .queued, job.worker == reserver else { break }
+            // (A supervisor without a journal, of a jobq before it, records a start before the
+            // spawn: cancelling in the database is enough.)
+            let step =
+                journal.isOpen
+                ? journal.withLock { () -> Step in
+                    if journal.starts().contains(where: { $0.id == id && $0.attempt == job.attempt + 1 }) {
+                        return .started
+                    }
+                    return journal.addCancel(id, attempt: job.attempt) ? .listed : .listFull
+                } ?? .listFull
+                : .listed
+            // Once listed, the supervisor never starts it: the database may follow, outside the
+            // lock (a step of the supervisor's does it too, should this process die first).
+            if step == .listed { try store.cancelReserved([id], of: reserver, now: WallClock.now()) }
             // It drops the job from its reservations, or stops it once it records its start.
             Poke.send(to: home.slotPokePath(reserver))
-            if step == .settled || WallClock.monotonic() >= deadline { break }
+            if step == .listed || WallClock.monotonic() >= deadline { break }
             if step == .started {
                 while let job = try store.job(id), job.state == .queued, WallClock.monotonic() < deadline {
                     usleep(2_000)
                 }
                 break
             }
-            usleep(2_000)  // Its cancel list is full: the supervisor empties it.
+            usleep(2_000)  // Its cancel list is full (or locked): the supervisor empties it.
         }
         return describe(try store.job(id), reserver: reserver)
     }
