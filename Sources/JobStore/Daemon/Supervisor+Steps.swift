@@ -51,7 +51,7 @@ extension Supervisor {
             request.mayReserve = reserving && !releaseDue && !everySlotRunsLong
             request.reserveUpTo = Self.reservationsPerSlot * slots.count
             request.held = heldReservations
-            request.slotWaiting = slots.contains { $0.running == nil } && reservations.isEmpty
+            request.slotWaiting = anySlotFree && reservations.isEmpty
         }
         do {
             let result = try store.supervisorStep(request, now: WallClock.now())

@@ -204,13 +204,14 @@ public final class Supervisor {
             let now = WallClock.monotonic()
             if unrecorded && unrecordedSince == nil { unrecordedSince = now }
             let recordNow = pendingStarts.count >= Self.recordBatch
-                || (!pendingEnds.isEmpty && slots.contains { $0.running == nil })
+                || (!pendingEnds.isEmpty && anySlotFree)
             let recordBy = unrecorded && retryAt == nil ? (recordNow ? now : unrecordedSince! + Self.recordDelay) : nil
             if !waitForEvents(until: recordBy), let recordBy, WallClock.monotonic() >= recordBy { step() }
         }
     }
 
     var freeSlots: [Slot] { slots.filter { $0.running == nil } }
+    var anySlotFree: Bool { slots.contains { $0.running == nil } }
 
     /// Reservations not started yet, flushed or not.
     var heldReservations: Int { reservations.count + flushingReservations.count + unflushedReservations.count }
@@ -218,12 +219,10 @@ public final class Supervisor {
     /// A step that cannot wait until nothing else is to be done.
     private var stepIsUrgent: Bool {
         if pendingStarts.count >= StartJournal.startCapacity { return true }
-        if draining { return slots.contains { $0.running == nil } && !checkedForAssignedJobs }
+        if draining { return anySlotFree && !checkedForAssignedJobs }
         if wakePending { return true }
         // Guarded, reservations start only in steps: one whose flush completed starts now.
-        if startsMustBeGuarded && !releaseDue && !reservations.isEmpty && slots.contains(where: { $0.running == nil }) {
-            return true
-        }
+        if startsMustBeGuarded && !releaseDue && !reservations.isEmpty && anySlotFree { return true }
         // Reservations run low while the queue may hold more: reserve now (a flush takes time).
         return queueMayHaveMore && !releaseDue && !everySlotRunsLong
             && heldReservations <= Self.reservationsPerSlot * slots.count / 2

@@ -76,7 +76,7 @@ struct Cancel: ParsableCommand {
         let journal = StartJournal(path: home.slotStartsPath(reserver), create: false)
         let deadline = WallClock.monotonic() + 2_000
         while true {
-            enum Step { case listed, started, settled, listFull }
+            enum Step { case listed, started, listFull }
             guard let job = try store.job(id), job.state == .queued, job.worker == reserver else { break }
             // (A supervisor without a journal, of a jobq before it, records a start before the
             // spawn: cancelling in the database is enough.)
