@@ -202,6 +202,47 @@ int jq_lock_is_held(int fd) {
 
 int jq_set_lease(int fd, int type) { return fcntl(fd, F_SETLEASE, type) == 0 ? 0 : errno; }
 
+/* Closes every descriptor but `a` and `b` (a < b), in the child of a fork: system calls only. */
+static void close_all_but(int a, int b) {
+    int keep[2] = { a, b };
+    unsigned int from = 0;
+    for (int index = 0; index < 2; index++) {
+        unsigned int to = (unsigned int)keep[index];
+        if (to > from && syscall(SYS_close_range, from, to - 1, 0) != 0) {
+            for (unsigned int fd = from; fd < to; fd++) close((int)fd);
+        }
+        from = to + 1;
+    }
+    if (syscall(SYS_close_range, from, ~0U, 0) != 0) {
+        for (unsigned int fd = from; fd < 4096; fd++) close((int)fd);
+    }
+}
+
+pid_t jq_close_watch_in_background(int fd) {
+    int order[2];
+    if (pipe2(order, O_CLOEXEC) != 0) {
+        close(fd);
+        return -1;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        // Keeps only the watch and the pipe's read end; reads until our copy of the watch is
+        // closed (the write end's EOF comes after it), then releases the watch for good.
+        close(order[1]);
+        int a = fd < order[0] ? fd : order[0];
+        int b = fd < order[0] ? order[0] : fd;
+        close_all_but(a, b);
+        char byte;
+        while (read(order[0], &byte, 1) < 0 && errno == EINTR) {}
+        close(fd);
+        _exit(0);
+    }
+    close(order[0]);
+    close(fd);
+    close(order[1]);
+    return child;
+}
+
 int jq_set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return errno;

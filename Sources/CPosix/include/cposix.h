@@ -70,6 +70,14 @@ int jq_unlock(int fd);
 /// writing, which is how the spool tells a finished file from one still being written.
 int jq_set_lease(int fd, int type);
 
+/// Closes an inotify descriptor without waiting for the kernel to release its watches. That
+/// release waits for a grace period of the kernel's (synchronize_srcu), which under a stream of
+/// events on the watched folder takes 8–20 ms here: on every `jobq wait` that returned, or at the
+/// exit that closes it anyway. A forked child that keeps only this descriptor releases it last,
+/// after our copy is closed, and exits (a long-lived caller reaps it with its other children).
+/// Returns that child, or -1 when it closed the descriptor itself (no pipe, or fork failed).
+pid_t jq_close_watch_in_background(int fd);
+
 /// fcntl(F_SETFL, O_NONBLOCK) / FD_CLOEXEC in one place.
 int jq_set_nonblocking(int fd);
 int jq_set_blocking(int fd);

@@ -1,3 +1,4 @@
+import CPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,7 +30,8 @@ public final class DirectoryWatcher {
         try self.init(directories: [directory], events: mask)
     }
 
-    deinit { close(fd) }
+    /// (Releasing the watch itself is left to a child process: see jq_close_watch_in_background.)
+    deinit { _ = jq_close_watch_in_background(fd) }
 
     /// The names of the files that changed since the last call, and whether events were lost
     /// (the queue overflowed: scan the whole folder).
