@@ -2,6 +2,9 @@
 #include "cposix.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <linux/close_range.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <malloc.h>
@@ -149,6 +152,111 @@ int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     if (rc == 0) *pid = child;
     return rc;
 }
+
+
+/* A job's spawn that does not wait for its exec (jq_spawn_detached). The child shares our memory
+ * until it execs, like vfork's, but we go on meanwhile: so it runs on a stack of its own (the
+ * caller's block), touches nothing of ours but that block and the strings the block points to
+ * (which the caller keeps until the exec is reported), and makes raw system calls only — libc's
+ * wrappers would set errno, which is the calling thread's. It reports a failure's errno through
+ * a close-on-exec pipe; an exec that succeeds closes the pipe. */
+#if defined(__x86_64__) || defined(__aarch64__)
+static inline long raw_syscall(long n, long a, long b, long c, long d) {
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return ret;
+#else
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#endif
+}
+
+struct detached_exec {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int stdout_fd, stderr_fd, report_fd, die_with_parent;
+};
+
+static int detached_exec_child(void *arg) {
+    struct detached_exec *e = arg;
+    long rc;
+    struct kernel_sigaction default_action = { SIG_DFL, 0, NULL, 0 };
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || !(reset_signals & (1ULL << (sig - 1)))) continue;
+        raw_syscall(SYS_rt_sigaction, sig, (long)&default_action, 0, sizeof(unsigned long long));
+    }
+    if ((rc = raw_syscall(SYS_setsid, 0, 0, 0, 0)) < 0) goto fail;
+    if (e->die_with_parent) raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+    if ((rc = raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY, 0)) < 0) goto fail;
+    long null = rc;
+    long targets[3][2] = { { null, 0 }, { e->stdout_fd, 1 }, { e->stderr_fd, 2 } };
+    for (int i = 0; i < 3; i++) {
+        if (targets[i][0] != targets[i][1] && (rc = raw_syscall(SYS_dup3, targets[i][0], targets[i][1], 0, 0)) < 0)
+            goto fail;
+    }
+    /* Everything above 2 closes at the exec — the report pipe too, which tells the exec happened. */
+    if ((rc = raw_syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC, 0)) < 0) goto fail;
+    if (e->cwd != NULL && (rc = raw_syscall(SYS_chdir, (long)e->cwd, 0, 0, 0)) < 0) goto fail;
+    unsigned long long none = 0;
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, sizeof none);
+    rc = raw_syscall(SYS_execve, (long)e->path, (long)e->argv, (long)e->envp, 0);
+fail:;
+    int error = (int)-rc;
+    raw_syscall(SYS_write, e->report_fd, (long)&error, sizeof error, 0);
+    raw_syscall(SYS_exit_group, 127, 0, 0, 0);
+    return 127;
+}
+
+int jq_spawn_detached(pid_t *pid, int *report_fd, const char *path, char *const argv[], char *const envp[],
+                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, void *block,
+                      size_t block_size) {
+    int pipe_fds[2];
+    if (block_size < 16384 || pipe2(pipe_fds, O_CLOEXEC) != 0) return block_size < 16384 ? EINVAL : errno;
+    struct detached_exec *e = block;
+    *e = (struct detached_exec){ path, argv, envp, cwd, stdout_fd, stderr_fd, pipe_fds[1], die_with_parent };
+    uintptr_t top = ((uintptr_t)block + block_size) & ~(uintptr_t)63;
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pid_t child = clone(detached_exec_child, (void *)top, CLONE_VM | SIGCHLD, e);
+    int rc = child < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    close(pipe_fds[1]);
+    if (rc != 0) {
+        close(pipe_fds[0]);
+        return rc;
+    }
+    *pid = child;
+    *report_fd = pipe_fds[0];
+    return 0;
+}
+
+/* The child marks its descriptors close-on-exec with close_range (Linux 5.11): where that is
+ * missing, jobs start the ordinary way. */
+int jq_spawn_detached_supported(void) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int ok = syscall(SYS_close_range, fd, fd, CLOSE_RANGE_CLOEXEC) == 0;
+    close(fd);
+    return ok;
+}
+#else
+int jq_spawn_detached(pid_t *pid, int *report_fd, const char *path, char *const argv[], char *const envp[],
+                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, void *block,
+                      size_t block_size) {
+    return ENOSYS;
+}
+int jq_spawn_detached_supported(void) { return 0; }
+#endif
 
 int jq_wifexited(int status) { return WIFEXITED(status); }
 int jq_wexitstatus(int status) { return WEXITSTATUS(status); }

@@ -88,6 +88,45 @@ import TestSupport
         #expect(programs.path(of: "./tool", pathVariable: "bin", cwd: "/a") == nil)
     }
 
+    /// A job started detached: its exec is reported through the pipe — EOF once it happened, the
+    /// error when it failed (then the child exits 127) — and one stack block serves start after
+    /// start.
+    @Test func aDetachedStartReportsItsExec() throws {
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        let block = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 64)
+        defer { block.deallocate() }
+        let notAProgram = folder.file("not-a-program")
+        #expect(writeFile(notAProgram, [0x7f, 0x45, 0x4c, 0x46], mode: 0o755))
+        let cases: [(argv: [String], cwd: String?, expected: String?)] =
+            Array(repeating: (["true"], "/", nil), count: 50) + [
+                (["sh", "-c", "exit 3"], nil, nil),
+                ([notAProgram], "/", "cannot run \(notAProgram): Exec format error"),
+                (["true"], folder.file("missing"), "cannot use working directory \(folder.file("missing"))"),
+            ]
+        guard Spawn.canStartDetached else { return }
+        for (argv, cwd, expected) in cases {
+            let started = try #require(
+                Spawn.startDetached(
+                    argv, environment: CStrings(["PATH=/usr/bin:/bin"]), cwd: cwd, stdout: devNull, stderr: devNull,
+                    programs: ProgramPaths(), block: block, blockSize: 65536))
+            var status: Int32 = 0
+            #expect(waitpid(started.pid, &status, 0) == started.pid)
+            let outcome = try #require(started.exec.outcome())
+            if let expected {
+                guard case .failed(let text) = outcome else {
+                    Issue.record("\(argv) in \(cwd ?? "-") started")
+                    continue
+                }
+                #expect(text.hasPrefix(expected), "\(text)")
+                #expect((status >> 8) & 0xff == 127)
+            } else {
+                #expect(outcome == .execed)
+                #expect((status >> 8) & 0xff == (argv == ["true"] ? 0 : 3))
+            }
+        }
+    }
+
     @Test func aMissingWorkingDirectoryIsNamedWhateverElseFails() {
         let missing = folder.file("missing")
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)

@@ -61,6 +61,15 @@ public func readFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
+/// Writes `bytes` as the whole file at `path` (created with `mode`); returns whether it did.
+@discardableResult
+public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+}
+
 /// A file's size in bytes, or nil when it does not exist.
 public func fileSize(_ path: String) -> Int? {
     var info = stat()

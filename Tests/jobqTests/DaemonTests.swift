@@ -101,6 +101,11 @@ import TestSupport
         let killed = try test.addShell("kill -9 $$")
         let missing = try test.add(["--", "no-such-program-jobq-test"])
         let badCwd = try test.add(["--cwd", "/no/such/folder", "--", "true"])
+        // Found and executable, but no program: its exec fails in the child (started detached:
+        // the failure comes after the supervisor went on).
+        let notAProgram = test.folder.file("not-a-program")
+        #expect(writeFile(notAProgram, [0x7f, 0x45, 0x4c, 0x46, 0, 0], mode: 0o755))
+        let badFormat = try test.add(["--", notAProgram])
         let ok = try test.addShell("echo out; echo err >&2")
 
         let exited = try test.waitFor(three)
@@ -112,6 +117,9 @@ import TestSupport
         #expect(notFound.error?.contains("command not found: no-such-program-jobq-test") == true)
         let noCwd = try test.waitFor(badCwd)
         #expect(noCwd.reason == .spawn && noCwd.error?.contains("/no/such/folder") == true)
+        let cannotExec = try test.waitFor(badFormat)
+        #expect(cannotExec.reason == .spawn && cannotExec.error?.contains("Exec format error") == true, "\(cannotExec)")
+        #expect(test.jobq(["log", "\(badFormat)", "--stderr"]).stdout.contains("jobq: cannot run"))
         let done = try test.waitFor(ok)
         #expect(done.state == .done && done.exitCode == 0)
         #expect(test.jobq(["log", "\(ok)"]).stdout == "out\n")

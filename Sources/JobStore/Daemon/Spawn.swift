@@ -33,8 +33,7 @@ public enum Spawn {
         diesWithParent: Bool = true, programs: ProgramPaths? = nil
     ) -> Result {
         guard let program = argv.first, !program.isEmpty else { return .failed("the command is empty") }
-        let pathVariable = environment.strings.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
-            ?? "/usr/local/bin:/usr/bin:/bin"
+        let pathVariable = pathVariable(of: environment)
         var remembered = false
         var path: String
         if let known = programs?.path(of: program, pathVariable: pathVariable, cwd: cwd) {
@@ -68,6 +67,11 @@ public enum Spawn {
         guard rc == 0 else { return .failed(diagnosis(cwd: cwd) ?? "cannot run \(program): \(systemError(rc))") }
         programs?.remember(program, at: path, pathVariable: pathVariable, cwd: cwd)
         return .started(pid)
+    }
+
+    /// The PATH a job's program is looked up on: its own.
+    static func pathVariable(of environment: CStrings) -> String {
+        environment.strings.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
     }
 
     /// Why `cwd` cannot be a job's working directory, or nil when it can.

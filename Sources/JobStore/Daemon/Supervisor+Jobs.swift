@@ -82,24 +82,45 @@ extension Supervisor {
             scriptPath = path
         }
         let argv = commandLine(for: job.payload, scriptPath: scriptPath)
-        switch Spawn.start(
-            argv, environment: CStrings(environment(of: job)), cwd: job.cwd, stdout: stdout, stderr: stderr,
-            programs: programs)
+        let environment = CStrings(environment(of: job))
+        // Without waiting for the exec where it can (its outcome comes through `exec`); a
+        // failure to start that way is looked at again by the ordinary spawn, which says why.
+        var started: (pid: pid_t, exec: DetachedExec?)?
+        if Spawn.canStartDetached,
+            let detached = Spawn.startDetached(
+                argv, environment: environment, cwd: job.cwd, stdout: stdout, stderr: stderr, programs: programs,
+                block: slot.spawnBlock, blockSize: Slot.spawnBlockSize)
         {
-        case .failed(let text):
-            if let scriptPath { unlink(scriptPath) }
-            fail(text, stderr: stderr)
-        case .started(let pid):
-            let now = WallClock.monotonic()
-            let process = ProcessIdentity.current(pid)
-            // At once, in the slot's lock file (no transaction): whoever settles this slot after
-            // a crash finds the job's process there even before its PID reaches the database.
-            if let process { slot.lock.recordJob(job.id, attempt: attempt, process: process) }
-            slot.running = Running(
-                job: job, pid: pid, process: process, started: now, deadline: job.timeoutMilliseconds.map { now + $0 },
-                stopping: nil, killAt: nil, scriptPath: scriptPath, recordPIDAt: now + Self.pidRecordDelay)
-            logger.info("job \(job.id) started: pid \(pid), worker \(slot.number), \(job.displayName)")
+            started = (detached.pid, detached.exec)
+        } else {
+            switch Spawn.start(
+                argv, environment: environment, cwd: job.cwd, stdout: stdout, stderr: stderr, programs: programs)
+            {
+            case .failed(let text):
+                if let scriptPath { unlink(scriptPath) }
+                fail(text, stderr: stderr)
+            case .started(let pid):
+                started = (pid, nil)
+            }
         }
+        guard let (pid, exec) = started else { return }
+        let now = WallClock.monotonic()
+        let process = ProcessIdentity.current(pid)
+        // At once, in the slot's lock file (no transaction): whoever settles this slot after a
+        // crash finds the job's process there even before its PID reaches the database.
+        if let process { slot.lock.recordJob(job.id, attempt: attempt, process: process) }
+        slot.running = Running(
+            job: job, pid: pid, process: process, started: now, deadline: job.timeoutMilliseconds.map { now + $0 },
+            stopping: nil, killAt: nil, scriptPath: scriptPath, recordPIDAt: now + Self.pidRecordDelay, exec: exec)
+        logger.info("job \(job.id) started: pid \(pid), worker \(slot.number), \(job.displayName)")
+    }
+
+    /// The exec of a job started detached was reported: a failure ends the job as one that
+    /// could not start (its process exits 127).
+    func execReported(_ slot: Slot) {
+        guard let outcome = slot.running?.exec?.outcome() else { return }
+        slot.running?.exec = nil
+        if case .failed(let text) = outcome { slot.running?.execFailure = text }
     }
 
     /// The job's captured environment, with JOBQ_JOB_ID set to its id (a job added from inside
@@ -114,6 +135,13 @@ extension Supervisor {
         return lastFilteredEnvironment + [Self.jobIDVariable + "=\(job.id)"]
     }
 
+    private func appendLine(_ line: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return }
+        writeAll(line + "\n", to: fd)
+        close(fd)
+    }
+
     private func writeScript(_ text: String, to path: String) -> Bool {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o700)
         guard fd >= 0 else { return false }
@@ -124,12 +152,14 @@ extension Supervisor {
 
     /// A job's process ended: note the outcome (written by the next step).
     func ended(_ slot: Slot, status: Int32) {
+        execReported(slot)  // (Its process is gone: the report is there.)
         guard let running = slot.running else { return }
         let outcome: ProcessOutcome =
             jq_wifexited(status) != 0
             ? .exited(jq_wexitstatus(status)) : .signaled(jq_wtermsig(status))
         let end: JobEnd
         switch running.stopping {
+        case _ where running.execFailure != nil: end = .spawnFailed(running.execFailure!)
         case .cancel?: end = .cancelled(outcome)
         case .timeout?: end = .timedOut(outcome)
         case nil: end = .finished(outcome)
@@ -137,6 +167,12 @@ extension Supervisor {
         slot.running = nil
         if running.stopping != nil { signalTree(of: running, SIGKILL, leaderReaped: true) }
         if let path = running.scriptPath { unlink(path) }
+        if let failure = running.execFailure {
+            // Into the slot's stderr file before it becomes the job's log (as a spawn that fails
+            // at once writes it).
+            logger.warning("job \(running.job.id) could not start: \(failure)")
+            appendLine("jobq: \(failure)", to: SlotLogs.scratchPath(configuration.home, slot: slot.number, stderr: true))
+        }
         slot.logs.keep(stdoutPath: running.job.stdoutPath, stderrPath: running.job.stderrPath)
         let seconds = Double(WallClock.monotonic() - running.started) / 1000
         logger.info(
@@ -201,6 +237,8 @@ extension Supervisor {
     /// reused, so the walk below it is only made while it is not.)
     private func signalTree(of running: Running, _ signal: Int32, leaderReaped: Bool) {
         kill(-running.pid, signal)
+        // (A job started detached may not have made its own process group yet.)
+        if !leaderReaped { kill(running.pid, signal) }
         var targets = leaderReaped ? [] : ProcessTree.descendants(of: running.pid)
         let leaders = Set(slots.compactMap { $0.running?.pid })
         for child in ProcessTree.children(of: getpid()) where child != running.pid && !leaders.contains(child) {

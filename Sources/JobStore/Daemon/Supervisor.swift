@@ -56,6 +56,10 @@ public final class Supervisor {
         var scriptPath: String?
         /// When to write the PID to the database, if the job still runs then (see `start`).
         var recordPIDAt: Int64?
+        /// Its exec, until reported (a job started detached: `Spawn.startDetached`).
+        var exec: DetachedExec?
+        /// Why its exec failed (then its process exits 127, and it ends as one that could not start).
+        var execFailure: String?
     }
 
     /// One worker slot: its lock, its cancel FIFO, its log files, and the job it runs.
@@ -65,6 +69,9 @@ public final class Supervisor {
         let cancelPoke: Poke
         let logs: SlotLogs
         var running: Running?
+        /// The stack a job started detached runs on until its exec (one job at a time per slot).
+        let spawnBlock = UnsafeMutableRawPointer.allocate(byteCount: Slot.spawnBlockSize, alignment: 64)
+        static let spawnBlockSize = 64 * 1024
 
         init(number: Int, lock: LockFile, cancelPoke: Poke, logs: SlotLogs) {
             self.number = number
@@ -72,6 +79,8 @@ public final class Supervisor {
             self.cancelPoke = cancelPoke
             self.logs = logs
         }
+
+        deinit { spawnBlock.deallocate() }
     }
 
     /// A job that ends sooner than this has its PID written with its outcome, saving a
@@ -256,6 +265,12 @@ public final class Supervisor {
         var fds = [signals.fd, flusher.isGone ? -1 : flusher.fd] + slots.map { $0.lock.isLocked ? $0.cancelPoke.fd : -1 }
         let daemonIndex = fds.count
         if daemonPipe >= 0 { fds.append(daemonPipe) }
+        var execReports: [(index: Int, slot: Slot)] = []
+        for slot in slots {
+            guard let exec = slot.running?.exec else { continue }
+            execReports.append((fds.count, slot))
+            fds.append(exec.fd)
+        }
         let now = WallClock.monotonic()
         var timers = [retryAt, releaseAt, until]
         for slot in slots {
@@ -267,6 +282,7 @@ public final class Supervisor {
         if ready.isEmpty, let until, WallClock.monotonic() >= until { return false }
         if ready.isEmpty { idleTrim.runIfDue() } else { idleTrim.noteActivity() }
 
+        for report in execReports where ready.contains(report.index) { execReported(report.slot) }
         if ready.contains(0) {
             for signal in signals.drain() {
                 if signal == SIGCHLD {

@@ -1,0 +1,90 @@
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A job started by `Spawn.startDetached`, whose exec has not been reported yet: what the child
+/// still reads from our memory (its stack block and its strings, kept here) and the pipe that
+/// reports how its exec went.
+public final class DetachedExec {
+    /// Readable once the exec is reported (EOF: it happened; an errno: it failed).
+    public let fd: Int32
+    let program: String
+    let cwd: String?
+    /// What the child reads until its exec: argv, path and cwd, environment.
+    let strings: [CStrings]
+    /// Whether the program's path came from `ProgramPaths` (forgotten if the exec fails).
+    let pathVariable: String
+    let programs: ProgramPaths?
+
+    public enum Outcome: Equatable {
+        case execed
+        case failed(String)
+    }
+
+    init(fd: Int32, program: String, cwd: String?, strings: [CStrings], pathVariable: String, programs: ProgramPaths?) {
+        self.fd = fd
+        self.program = program
+        self.cwd = cwd
+        self.strings = strings
+        self.pathVariable = pathVariable
+        self.programs = programs
+        _ = jq_set_nonblocking(fd)
+    }
+
+    deinit { close(fd) }
+
+    /// The outcome, once reported (nil: not yet). After the child was reaped it is always there.
+    public func outcome() -> Outcome? {
+        var error: Int32 = 0
+        while true {
+            let n = withUnsafeMutableBytes(of: &error) { read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return .execed }
+            if n == MemoryLayout<Int32>.size {
+                programs?.forget(program, pathVariable: pathVariable, cwd: cwd)
+                return .failed(Spawn.diagnosis(cwd: cwd) ?? "cannot run \(program): \(systemError(error))")
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return nil }
+            return .failed("cannot run \(program): its start could not be confirmed")
+        }
+    }
+}
+
+extension Spawn {
+    /// Whether `startDetached` works on this machine (x86_64 and aarch64 Linux).
+    public static let canStartDetached = jq_spawn_detached_supported() == 1
+
+    /// Starts a job as `start` does, without waiting for its exec (vfork's wait is most of a
+    /// short job's start): the caller goes on while the child execs, and learns how that went
+    /// from the returned `DetachedExec` — which, and `block` (`blockSize` bytes, the child's
+    /// stack), must live until then.
+    public static func startDetached(
+        _ argv: [String], environment: CStrings, cwd: String?, stdout: Int32, stderr: Int32,
+        programs: ProgramPaths?, block: UnsafeMutableRawPointer, blockSize: Int
+    ) -> (pid: pid_t, exec: DetachedExec)? {
+        guard let program = argv.first, !program.isEmpty else { return nil }
+        let pathVariable = pathVariable(of: environment)
+        var path: String
+        if let known = programs?.path(of: program, pathVariable: pathVariable, cwd: cwd), access(known, X_OK) == 0 {
+            path = known
+        } else {
+            programs?.forget(program, pathVariable: pathVariable, cwd: cwd)
+            guard case .success(let found) = resolve(program, pathVariable: pathVariable, cwd: cwd) else { return nil }
+            path = found
+        }
+        let cArgv = CStrings(argv)
+        let places = CStrings([path, cwd ?? ""])
+        var pid: pid_t = 0
+        var report: Int32 = -1
+        let rc = jq_spawn_detached(
+            &pid, &report, places.pointers[0], cArgv.pointers, environment.pointers, cwd == nil ? nil : places.pointers[1],
+            stdout, stderr, 1, block, blockSize)
+        guard rc == 0 else { return nil }
+        programs?.remember(program, at: path, pathVariable: pathVariable, cwd: cwd)
+        let exec = DetachedExec(
+            fd: report, program: program, cwd: cwd, strings: [cArgv, places, environment], pathVariable: pathVariable,
+            programs: programs)
+        return (pid, exec)
+    }
+}
