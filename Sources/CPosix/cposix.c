@@ -184,18 +184,24 @@ struct detached_exec {
     char *const *envp;
     const char *cwd;
     int stdout_fd, stderr_fd, report_fd, die_with_parent;
+    pid_t parent;
 };
 
 static int detached_exec_child(void *arg) {
     struct detached_exec *e = arg;
     long rc;
+    /* First: should the supervisor die from here on, so does the job — and if it died already
+     * (it does not wait for us), the job never runs. */
+    if (e->die_with_parent) {
+        raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+        if (raw_syscall(SYS_getppid, 0, 0, 0, 0) != e->parent) raw_syscall(SYS_exit_group, 127, 0, 0, 0);
+    }
     struct kernel_sigaction default_action = { SIG_DFL, 0, NULL, 0 };
     for (int sig = 1; sig <= 64; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP || !(reset_signals & (1ULL << (sig - 1)))) continue;
         raw_syscall(SYS_rt_sigaction, sig, (long)&default_action, 0, sizeof(unsigned long long));
     }
     if ((rc = raw_syscall(SYS_setsid, 0, 0, 0, 0)) < 0) goto fail;
-    if (e->die_with_parent) raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
     if ((rc = raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY, 0)) < 0) goto fail;
     long null = rc;
     long targets[3][2] = { { null, 0 }, { e->stdout_fd, 1 }, { e->stderr_fd, 2 } };
@@ -217,12 +223,12 @@ fail:;
 }
 
 int jq_spawn_detached(pid_t *pid, int *report_fd, const char *path, char *const argv[], char *const envp[],
-                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, void *block,
+                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, pid_t self, void *block,
                       size_t block_size) {
     int pipe_fds[2];
     if (block_size < 16384 || pipe2(pipe_fds, O_CLOEXEC) != 0) return block_size < 16384 ? EINVAL : errno;
     struct detached_exec *e = block;
-    *e = (struct detached_exec){ path, argv, envp, cwd, stdout_fd, stderr_fd, pipe_fds[1], die_with_parent };
+    *e = (struct detached_exec){ path, argv, envp, cwd, stdout_fd, stderr_fd, pipe_fds[1], die_with_parent, self };
     uintptr_t top = ((uintptr_t)block + block_size) & ~(uintptr_t)63;
     sigset_t all, saved;
     sigfillset(&all);
@@ -251,7 +257,7 @@ int jq_spawn_detached_supported(void) {
 }
 #else
 int jq_spawn_detached(pid_t *pid, int *report_fd, const char *path, char *const argv[], char *const envp[],
-                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, void *block,
+                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, pid_t self, void *block,
                       size_t block_size) {
     return ENOSYS;
 }

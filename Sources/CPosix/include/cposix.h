@@ -33,7 +33,7 @@ void jq_spawn_note_ignored_signals(void);
 /// outcome: EOF once the exec succeeded, else the failure's errno (an int), and the child exits
 /// 127. Returns 0 or an errno (ENOSYS where it is not supported: use jq_spawn).
 int jq_spawn_detached(pid_t *pid, int *report_fd, const char *path, char *const argv[], char *const envp[],
-                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, void *block,
+                      const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, pid_t self, void *block,
                       size_t block_size);
 int jq_spawn_detached_supported(void);
 

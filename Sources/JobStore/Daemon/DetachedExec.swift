@@ -52,6 +52,13 @@ public final class DetachedExec {
 }
 
 extension Spawn {
+    /// Whether `path` is still a program (a remembered path is checked before a detached start:
+    /// its exec failing later is no occasion to look the program up again).
+    static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+    }
+
     /// Whether `startDetached` works on this machine (x86_64 and aarch64 Linux).
     public static let canStartDetached = jq_spawn_detached_supported() == 1
 
@@ -66,7 +73,7 @@ extension Spawn {
         guard let program = argv.first, !program.isEmpty else { return nil }
         let pathVariable = pathVariable(of: environment)
         var path: String
-        if let known = programs?.path(of: program, pathVariable: pathVariable, cwd: cwd), access(known, X_OK) == 0 {
+        if let known = programs?.path(of: program, pathVariable: pathVariable, cwd: cwd), isExecutableFile(known) {
             path = known
         } else {
             programs?.forget(program, pathVariable: pathVariable, cwd: cwd)
@@ -79,7 +86,7 @@ extension Spawn {
         var report: Int32 = -1
         let rc = jq_spawn_detached(
             &pid, &report, places.pointers[0], cArgv.pointers, environment.pointers, cwd == nil ? nil : places.pointers[1],
-            stdout, stderr, 1, block, blockSize)
+            stdout, stderr, 1, getpid(), block, blockSize)
         guard rc == 0 else { return nil }
         programs?.remember(program, at: path, pathVariable: pathVariable, cwd: cwd)
         let exec = DetachedExec(

@@ -96,8 +96,7 @@ public enum Spawn {
             var base = directory.isEmpty ? "." : String(directory)
             if !base.hasPrefix("/"), let cwd { base = cwd + "/" + base }
             let candidate = base + "/" + program
-            var info = stat()
-            if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+            if isExecutableFile(candidate) {
                 return .success(candidate)
             }
         }
@@ -113,17 +112,24 @@ public enum Spawn {
     }
 }
 
-/// A NULL-terminated array of C strings (an argv or envp), freed with it.
+/// A NULL-terminated array of C strings (an argv or envp), freed with it. The array is allocated
+/// here, not a Swift array's storage: a job started detached reads it after the call that
+/// passed it returned (`Spawn.startDetached`).
 public final class CStrings {
     public let strings: [String]
-    let pointers: [UnsafeMutablePointer<CChar>?]
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
 
     public init(_ strings: [String]) {
         self.strings = strings
-        pointers = strings.map { strdup($0) } + [nil]
+        pointers = .allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
+        pointers[strings.count] = nil
     }
 
-    deinit { pointers.forEach { free($0) } }
+    deinit {
+        for index in 0..<strings.count { free(pointers[index]) }
+        pointers.deallocate()
+    }
 }
 
 /// The argv that runs a job's payload. A script is run from `scriptPath`, where the caller

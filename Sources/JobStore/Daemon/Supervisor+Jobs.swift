@@ -135,11 +135,14 @@ extension Supervisor {
         return lastFilteredEnvironment + [Self.jobIDVariable + "=\(job.id)"]
     }
 
+    /// Appends to a regular file (a job may have left a FIFO in its place: never waited on).
     private func appendLine(_ line: String, to path: String) {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
         writeAll(line + "\n", to: fd)
-        close(fd)
     }
 
     private func writeScript(_ text: String, to path: String) -> Bool {
@@ -237,8 +240,9 @@ extension Supervisor {
     /// reused, so the walk below it is only made while it is not.)
     private func signalTree(of running: Running, _ signal: Int32, leaderReaped: Bool) {
         kill(-running.pid, signal)
-        // (A job started detached may not have made its own process group yet.)
-        if !leaderReaped { kill(running.pid, signal) }
+        // (A job started detached may not have made its own process group yet: until its exec
+        // is reported, its leader is signalled by itself too.)
+        if !leaderReaped && running.exec != nil { kill(running.pid, signal) }
         var targets = leaderReaped ? [] : ProcessTree.descendants(of: running.pid)
         let leaders = Set(slots.compactMap { $0.running?.pid })
         for child in ProcessTree.children(of: getpid()) where child != running.pid && !leaders.contains(child) {
