@@ -1,3 +1,4 @@
+import CPosix
 import Glibc
 import Testing
 import TestSupport
@@ -103,6 +104,7 @@ import TestSupport
                 (["sh", "-c", "exit 3"], nil, nil),
                 ([notAProgram], "/", "cannot run \(notAProgram): Exec format error"),
                 (["true"], folder.file("missing"), "cannot use working directory \(folder.file("missing"))"),
+                (["true"], notAProgram, "cannot use working directory \(notAProgram): Not a directory"),
             ]
         guard Spawn.canStartDetached else { return }
         for (argv, cwd, expected) in cases {
@@ -129,6 +131,16 @@ import TestSupport
                 #expect((status >> 8) & 0xff == (argv == ["true"] ? 0 : 3))
             }
         }
+    }
+
+    /// The child reports which step failed: a working directory it may not enter (say) is named as
+    /// such even where the folder is there to see.
+    @Test func aDetachedStartNamesTheStepThatFailed() {
+        #expect(
+            DetachedExec.describe(step: JQ_DETACHED_STEP_CWD, error: EACCES, program: "make", cwd: "/srv/build")
+                == "cannot use working directory /srv/build: Permission denied")
+        #expect(DetachedExec.describe(step: JQ_DETACHED_STEP_EXEC, error: ENOENT, program: "make", cwd: "/") == "cannot run make: No such file or directory")
+        #expect(DetachedExec.describe(step: JQ_DETACHED_STEP_START, error: EMFILE, program: "make", cwd: nil) == "cannot start make: Too many open files")
     }
 
     @Test func aMissingWorkingDirectoryIsNamedWhateverElseFails() {

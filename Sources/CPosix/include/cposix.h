@@ -30,12 +30,14 @@ void jq_spawn_note_ignored_signals(void);
 /// Starts a job like jq_spawn, but returns without waiting for its exec: the child runs on
 /// `block` (at least 16 KiB) and shares our memory until it execs, so `block` and every string
 /// passed must stay untouched until `report_fd` (close-on-exec, ours to close) reports the
-/// outcome: EOF once the exec succeeded, else the failure's errno (an int), and the child exits
-/// 127. Returns 0 or an errno (ENOSYS where it is not supported: use jq_spawn).
+/// outcome: EOF once the exec succeeded, else two ints — the step that failed (JQ_DETACHED_STEP_…)
+/// and its errno — and the child exits 127. Returns 0 or an errno (ENOSYS where it is not
+/// supported: use jq_spawn).
 int jq_spawn_detached(pid_t *pid, int *report_fd, const char *path, char *const argv[], char *const envp[],
                       const char *cwd, int stdout_fd, int stderr_fd, int die_with_parent, pid_t self, void *block,
                       size_t block_size);
 int jq_spawn_detached_supported(void);
+enum { JQ_DETACHED_STEP_START = 1, JQ_DETACHED_STEP_CWD = 2, JQ_DETACHED_STEP_EXEC = 3 };
 
 /// glibc's malloc gives freed memory back to the kernel eagerly (brk/munmap on every free of a
 /// large block), which a process that spawns thousands of jobs pays for over and over. Keep up

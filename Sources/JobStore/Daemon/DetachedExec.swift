@@ -36,17 +36,26 @@ public final class DetachedExec {
 
     /// The outcome, once reported (nil: not yet). After the child was reaped it is always there.
     public func outcome() -> Outcome? {
-        var error: Int32 = 0
+        var report: (step: Int32, error: Int32) = (0, 0)
         while true {
-            let n = withUnsafeMutableBytes(of: &error) { read(fd, $0.baseAddress, $0.count) }
+            let n = withUnsafeMutableBytes(of: &report) { read(fd, $0.baseAddress, $0.count) }
             if n == 0 { return .execed }
-            if n == MemoryLayout<Int32>.size {
+            if n == MemoryLayout<(Int32, Int32)>.size {
                 programs?.forget(program, pathVariable: pathVariable, cwd: cwd)
-                return .failed(Spawn.diagnosis(cwd: cwd) ?? "cannot run \(program): \(systemError(error))")
+                return .failed(Self.describe(step: Int(report.step), error: report.error, program: program, cwd: cwd))
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { return nil }
             return .failed("cannot run \(program): its start could not be confirmed")
+        }
+    }
+
+    /// What a failed start reports, as a sentence for `jobq errors`: the step says which it was.
+    static func describe(step: Int, error: Int32, program: String, cwd: String?) -> String {
+        switch step {
+        case JQ_DETACHED_STEP_CWD: return "cannot use working directory \(cwd ?? "?"): \(systemError(error))"
+        case JQ_DETACHED_STEP_EXEC: return "cannot run \(program): \(systemError(error))"
+        default: return "cannot start \(program): \(systemError(error))"
         }
     }
 }
