@@ -23,6 +23,25 @@ import TestSupport
         #expect(ProcessStat(-1) == nil)
     }
 
+    /// A process spawned between two readings of the boot clock that agree has the start time
+    /// they read: the identity a worker takes without reading /proc is the one /proc gives.
+    @Test func aSpawnBetweenTwoEqualBootTicksStartedAtThatTick() throws {
+        var agreed = 0
+        for _ in 0..<40 {
+            let before = ProcessIdentity.bootTicks()
+            let child = JobQProcess.spawn("/bin/sleep", ["30"], captureOutput: false)
+            let after = ProcessIdentity.bootTicks()
+            defer {
+                kill(child.pid, SIGKILL)
+                _ = waitForExit(child.pid)
+            }
+            let fromProc = try #require(ProcessIdentity.current(child.pid))
+            #expect(ProcessIdentity.spawned(child.pid, bootTicksBefore: before, after: after) == fromProc)
+            if before != nil && before == after { agreed += 1 }
+        }
+        #expect(agreed > 0)
+    }
+
     /// A command name with spaces and parentheses does not shift the fields.
     @Test func aStrangeCommandNameDoesNotShiftTheFields() throws {
         let program = folder.file("a) b (c")

@@ -65,9 +65,7 @@ public final class LockFile {
     /// on a fixed-width second line, rewritten in place at every start (one pwrite, no fsync:
     /// it only needs to outlive the worker, not the machine).
     public func recordJob(_ id: JobID, attempt: Int, process: ProcessIdentity) {
-        var line = "job \(id) \(attempt) \(process.pid) \(process.startTime)"
-        line += String(repeating: " ", count: max(0, Self.jobLineWidth - 1 - line.utf8.count)) + "\n"
-        let bytes = Array(line.utf8)
+        let bytes = paddedLine("job \(id) \(attempt) \(process.pid) \(process.startTime)", width: Self.jobLineWidth)
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.jobLineOffset)) }
     }
 
@@ -100,4 +98,14 @@ public final class LockFile {
         let text = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").first ?? ""
         return pid_t(text)
     }
+}
+
+/// `text` padded with spaces to `width` bytes, the last a newline: a fixed-width line that a
+/// later, shorter one overwrites whole (the slot and journal files are written in place).
+func paddedLine(_ text: String, width: Int) -> [UInt8] {
+    var bytes = Array(text.utf8)
+    bytes.reserveCapacity(max(width, bytes.count + 1))
+    bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(0, width - 1 - bytes.count)))
+    bytes.append(UInt8(ascii: "\n"))
+    return bytes
 }

@@ -19,6 +19,31 @@ public struct ProcessIdentity: Sendable, Equatable {
         startTime(of: pid).map { ProcessIdentity(pid: pid, startTime: $0) }
     }
 
+    /// The identity of a process we just created, read between `bootTicks()` before the spawn
+    /// and after it: the kernel stamps a new process with that clock (CLOCK_BOOTTIME, in the
+    /// same ticks as /proc/PID/stat's field 22), so when both readings fall in the same tick, so
+    /// does its start — and a worker saves a read of /proc for almost every job. Otherwise (a
+    /// tick passed meanwhile) it reads /proc.
+    public static func spawned(_ pid: pid_t, bootTicksBefore before: Int64?, after: Int64?) -> ProcessIdentity? {
+        if let before, before == after { return ProcessIdentity(pid: pid, startTime: before) }
+        return current(pid)
+    }
+
+    /// CLOCK_BOOTTIME in clock ticks, as /proc/PID/stat counts a start; nil where the kernel
+    /// would not divide the same way (a tick that is not a whole number of nanoseconds).
+    public static func bootTicks() -> Int64? {
+        guard let nanosecondsPerTick else { return nil }
+        var now = timespec()
+        guard clock_gettime(CLOCK_BOOTTIME, &now) == 0 else { return nil }
+        return (Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)) / nanosecondsPerTick
+    }
+
+    private static let nanosecondsPerTick: Int64? = {
+        let ticksPerSecond = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticksPerSecond > 0, 1_000_000_000 % ticksPerSecond == 0 else { return nil }
+        return 1_000_000_000 / ticksPerSecond
+    }()
+
     /// Field 22 of /proc/PID/stat.
     public static func startTime(of pid: pid_t) -> Int64? {
         ProcessStat(pid)?.number(22)

@@ -57,7 +57,7 @@ public final class StartJournal {
 
     /// Notes a start in ring entry `entry` (with the lock held). Returns whether it was written.
     public func noteStart(entry: Int, _ id: JobID, attempt: Int, process: ProcessIdentity?) -> Bool {
-        let line = Self.line("start \(id) \(attempt) \(process?.pid ?? 0) \(process?.startTime ?? 0)", Self.startWidth)
+        let line = paddedLine("start \(id) \(attempt) \(process?.pid ?? 0) \(process?.startTime ?? 0)", width: Self.startWidth)
         return write(line, at: (entry % Self.startCapacity) * Self.startWidth)
     }
 
@@ -78,7 +78,7 @@ public final class StartJournal {
         var buffer = [UInt8](repeating: 0, count: Self.cancelCapacity * Self.cancelWidth)
         guard read(&buffer, at: Self.cancelsOffset) else { return false }
         for entry in 0..<Self.cancelCapacity where buffer[entry * Self.cancelWidth] != UInt8(ascii: "c") {
-            let line = Self.line("cancel \(id) \(attempt)", Self.cancelWidth)
+            let line = paddedLine("cancel \(id) \(attempt)", width: Self.cancelWidth)
             return write(line, at: Self.cancelsOffset + entry * Self.cancelWidth)
         }
         return false
@@ -100,10 +100,6 @@ public final class StartJournal {
         }
         _ = write([UInt8](repeating: UInt8(ascii: " "), count: buffer.count), at: Self.cancelsOffset)
         return cancels
-    }
-
-    private static func line(_ text: String, _ width: Int) -> [UInt8] {
-        Array((text + String(repeating: " ", count: max(0, width - 1 - text.utf8.count)) + "\n").utf8)
     }
 
     private func write(_ bytes: [UInt8], at offset: Int) -> Bool {

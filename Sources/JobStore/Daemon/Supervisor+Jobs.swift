@@ -86,6 +86,7 @@ extension Supervisor {
         // Without waiting for the exec where it can (its outcome comes through `exec`); a
         // failure to start that way is looked at again by the ordinary spawn, which says why.
         var started: (pid: pid_t, exec: DetachedExec?)?
+        let bootTicksBefore = ProcessIdentity.bootTicks()
         if Spawn.canStartDetached,
             let detached = Spawn.startDetached(
                 argv, environment: environment, cwd: job.cwd, stdout: stdout, stderr: stderr, programs: programs,
@@ -104,8 +105,8 @@ extension Supervisor {
             }
         }
         guard let (pid, exec) = started else { return }
+        let process = ProcessIdentity.spawned(pid, bootTicksBefore: bootTicksBefore, after: ProcessIdentity.bootTicks())
         let now = WallClock.monotonic()
-        let process = ProcessIdentity.current(pid)
         // At once, in the slot's lock file (no transaction): whoever settles this slot after a
         // crash finds the job's process there even before its PID reaches the database.
         if let process { slot.lock.recordJob(job.id, attempt: attempt, process: process) }
