@@ -14,6 +14,7 @@
 #include <link.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,7 +162,7 @@ int jq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
  * wrappers would set errno, which is the calling thread's. It reports a failure's errno through
  * a close-on-exec pipe; an exec that succeeds closes the pipe. */
 #if defined(__x86_64__) || defined(__aarch64__)
-__attribute__((no_sanitize("address", "undefined")))
+__attribute__((no_sanitize("address", "undefined", "thread", "memory")))
 static inline long raw_syscall(long n, long a, long b, long c, long d) {
 #if defined(__x86_64__)
     long ret;
@@ -189,7 +190,7 @@ struct detached_exec {
 };
 
 /* Not instrumented by a sanitizer: it runs on the caller's block, not a stack the sanitizer knows. */
-__attribute__((no_sanitize("address", "undefined")))
+__attribute__((no_sanitize("address", "undefined", "thread", "memory")))
 static int detached_exec_child(void *arg) {
     struct detached_exec *e = arg;
     long rc;
@@ -322,8 +323,9 @@ int jq_lock_is_held(int fd) {
 
 int jq_set_lease(int fd, int type) { return fcntl(fd, F_SETLEASE, type) == 0 ? 0 : errno; }
 
-/* Closes every descriptor but `a` and `b` (a < b), in the child of a fork: system calls only. */
-static void close_all_but(int a, int b) {
+/* Closes every descriptor but `a` and `b` (a < b), in the child of a fork: system calls only
+ * (`limit`, the descriptor limit, was read before the fork: for kernels without close_range). */
+static void close_all_but(int a, int b, unsigned int limit) {
     int keep[2] = { a, b };
     unsigned int from = 0;
     for (int index = 0; index < 2; index++) {
@@ -334,11 +336,14 @@ static void close_all_but(int a, int b) {
         from = to + 1;
     }
     if (syscall(SYS_close_range, from, ~0U, 0) != 0) {
-        for (unsigned int fd = from; fd < 4096; fd++) close((int)fd);
+        for (unsigned int fd = from; fd < limit; fd++) close((int)fd);
     }
 }
 
 pid_t jq_close_watch_in_background(int fd) {
+    if (fd < 0) return -1;
+    struct rlimit files;
+    unsigned int limit = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 1048576 ? (unsigned int)files.rlim_cur : 1048576;
     int order[2];
     if (pipe2(order, O_CLOEXEC) != 0) {
         close(fd);
@@ -351,7 +356,7 @@ pid_t jq_close_watch_in_background(int fd) {
         close(order[1]);
         int a = fd < order[0] ? fd : order[0];
         int b = fd < order[0] ? order[0] : fd;
-        close_all_but(a, b);
+        close_all_but(a, b, limit);
         char byte;
         while (read(order[0], &byte, 1) < 0 && errno == EINTR) {}
         close(fd);

@@ -85,7 +85,9 @@ int jq_set_lease(int fd, int type);
 /// release waits for a grace period of the kernel's (synchronize_srcu), which under a stream of
 /// events on the watched folder takes 8–20 ms here: on every `jobq wait` that returned, or at the
 /// exit that closes it anyway. A forked child that keeps only this descriptor releases it last,
-/// after our copy is closed, and exits (a long-lived caller reaps it with its other children).
+/// after our copy is closed, and exits. For a command about to exit (its orphan is reaped by
+/// init, or by the supervisor of the job it runs in); a long-lived caller would collect a zombie
+/// per call, and a daemon's exit gains nothing from it.
 /// Returns that child, or -1 when it closed the descriptor itself (no pipe, or fork failed).
 pid_t jq_close_watch_in_background(int fd);
 

@@ -16,7 +16,12 @@ public final class DirectoryWatcher {
     /// Any change to a file in the folder.
     public static let changes = UInt32(IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE)
 
-    public init(directories: [String], events mask: UInt32) throws(StoreError) {
+    /// Whether closing it leaves releasing the watch to a child process (see
+    /// jq_close_watch_in_background): for a command that returns once it is done watching.
+    let closesInBackground: Bool
+
+    public init(directories: [String], events mask: UInt32, closesInBackground: Bool = false) throws(StoreError) {
+        self.closesInBackground = closesInBackground
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { throw StoreError.cannotOpen(path: directories[0], detail: "inotify: \(systemError(errno))") }
         for directory in directories where inotify_add_watch(fd, directory, mask) < 0 {
@@ -26,12 +31,17 @@ public final class DirectoryWatcher {
         }
     }
 
-    public convenience init(directory: String, events mask: UInt32) throws(StoreError) {
-        try self.init(directories: [directory], events: mask)
+    public convenience init(directory: String, events mask: UInt32, closesInBackground: Bool = false) throws(StoreError) {
+        try self.init(directories: [directory], events: mask, closesInBackground: closesInBackground)
     }
 
-    /// (Releasing the watch itself is left to a child process: see jq_close_watch_in_background.)
-    deinit { _ = jq_close_watch_in_background(fd) }
+    deinit {
+        if closesInBackground {
+            _ = jq_close_watch_in_background(fd)
+        } else {
+            close(fd)
+        }
+    }
 
     /// The names of the files that changed since the last call, and whether events were lost
     /// (the queue overflowed: scan the whole folder).

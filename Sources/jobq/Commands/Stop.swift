@@ -28,7 +28,7 @@ struct Stop: ParsableCommand {
     func run() throws {
         let home = global.resolvedHome
         // Watch the run folder first: the daemon closing its lock file is the event we wait for.
-        let watcher = try DirectoryWatcher(directory: home.runDirectory, events: DirectoryWatcher.changes)
+        let watcher = try DirectoryWatcher(directory: home.runDirectory, events: DirectoryWatcher.changes, closesInBackground: true)
         guard let pid = DaemonControl.signal(home, drain ? SIGUSR1 : SIGTERM) else {
             throw CommandFailure("no daemon is running for \(home.path)")
         }

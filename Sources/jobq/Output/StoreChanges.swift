@@ -23,7 +23,8 @@ struct StoreChanges {
     static let rechecksAfterALook: [Int64] = [2, 10, 50, 200, 1_000]
 
     init(home: Home, alsoWatching extra: [String] = []) throws {
-        watcher = try DirectoryWatcher(directories: [home.path] + extra, events: DirectoryWatcher.changes)
+        // Its commands return once they are done watching: the watch's release is left to a child.
+        watcher = try DirectoryWatcher(directories: [home.path] + extra, events: DirectoryWatcher.changes, closesInBackground: true)
     }
 
     /// Returns when it is time to look at the database again.
