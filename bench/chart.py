@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 NAMES = {
     "jobq": "jobq", "tsp": "tsp", "nq": "nq\n(1 slot)", "sqlite_insert": "C insert", "xargs": "xargs\n-P2",
-    "spawn_loop": "spawn\nloop", "direct": "direct", "jobq_list": "jobq\nlist", "tsp_l": "tsp -l",
+    "spawn_loop": "spawn\nloop", "durable": "durable\nfloor", "direct": "direct", "jobq_list": "jobq\nlist", "tsp_l": "tsp -l",
     "list50": "list\n--limit 50", "errors50": "errors\n--limit 50", "list50_json": "list 50\n--json",
     "version": "--version\n(start)",
 }

@@ -366,6 +366,7 @@ build_helpers() {
     local cc=(gcc -O2 -Wall)
     "${cc[@]}" -o "$BIN/sqlite_insert" "$BENCH/baselines/sqlite_insert.c" -lsqlite3
     "${cc[@]}" -o "$BIN/spawn_loop" "$BENCH/baselines/spawn_loop.c"
+    "${cc[@]}" -o "$BIN/durable_queue" "$BENCH/baselines/durable_queue.c"
     "${cc[@]}" -o "$BIN/latency" "$BENCH/baselines/latency.c"
     # Static: the job's start should not include a dynamic loader (the same for every tool).
     "${cc[@]}" -static -o "$BIN/stamp" "$BENCH/baselines/stamp.c" 2>/dev/null ||
@@ -551,6 +552,17 @@ w2_e2e() { # ROUND DIR TOOL WORKLOAD N JOB...
         now_us; t0=$REPLY
         "$BIN/spawn_loop" "$n" "$SLOTS" -- "$@" >/dev/null
         now_us; t1=$REPLY ;;
+    durable)
+        # The floor of a durable queue: a flush per enqueue, nothing else (baselines/durable_queue.c).
+        "$BIN/durable_queue" serve "$d/dq.sock" "$d/dq.file" "$SLOTS" &
+        local server=$!
+        wait_until 15 "the durable queue's socket" test -S "$d/dq.sock"
+        now_us; t0=$REPLY
+        for ((i = 0; i < n; i++)); do "$BIN/durable_queue" add "$d/dq.sock" "$@" >/dev/null; done
+        "$BIN/durable_queue" wait "$d/dq.sock"
+        now_us; t1=$REPLY
+        kill "$server"
+        wait "$server" 2>/dev/null || true ;;
     esac
     LAST=$(per_second "$n" "$t0" "$t1")
     record "$r" "$w" "$tool" jobs_per_s "$LAST"
@@ -854,7 +866,7 @@ run_round() {
         log "round $r/$ROUNDS W1 $tool: $LAST ms per enqueue"
     done
 
-    shuffle_order "$r" w2_true jobq tsp nq xargs spawn_loop
+    shuffle_order "$r" w2_true jobq tsp nq xargs spawn_loop durable
     for tool in "${ORDER[@]}"; do
         w2_e2e "$r" "$d/w2t-$tool" "$tool" w2_true "$N_E2E" true
         log "round $r/$ROUNDS W2 $N_E2E × true, $tool: $LAST jobs/s"
