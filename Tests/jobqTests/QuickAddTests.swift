@@ -129,6 +129,27 @@ import TestSupport
         #expect(garbled.status == 1 && garbled.output.contains("did not answer"))
     }
 
+    /// A daemon killed with `kill -9` leaves its socket file behind, where nobody listens: `jobq
+    /// add`, quick form or not, then writes the job to the database itself, once.
+    @Test func aSocketNobodyListensOnMeansTheAddWritesItself() throws {
+        let socket = home + "/run/daemon.sock"
+        let listener = jq_unix_listen(socket)
+        try #require(listener >= 0)
+        close(listener)  // The file stays; connecting to it is refused.
+        defer { unlink(socket) }
+        for (arguments, id) in [(["add", "--", "true"], 1), (["add", "--priority", "3", "--", "true"], 2)] {
+            let result = JobQProcess.run(arguments, home: home)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(result.stdout == "\(id)\n", "\(arguments)")
+        }
+        let store = try SQLiteStore(path: home + "/jobq.db", create: false)
+        let first = try #require(try store.job(JobID(rawValue: 1)))
+        let second = try #require(try store.job(JobID(rawValue: 2)))
+        #expect(first.state == .queued && first.payload == .command(["true"]))
+        #expect(second.state == .queued && second.priority == 3)
+        #expect(try store.job(JobID(rawValue: 3)) == nil)
+    }
+
     @Test func anEmptyCommandIsNeverSent() throws {
         let result = try exchange(["add", "--", ""], answer: NulSeparated.encode(["ok", "1"]))
         #expect(result.request == nil)
