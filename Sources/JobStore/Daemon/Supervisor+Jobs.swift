@@ -162,11 +162,14 @@ extension Supervisor {
             jq_wifexited(status) != 0
             ? .exited(jq_wexitstatus(status)) : .signaled(jq_wtermsig(status))
         let end: JobEnd
-        switch running.stopping {
-        case _ where running.execFailure != nil: end = .spawnFailed(running.execFailure!)
-        case .cancel?: end = .cancelled(outcome)
-        case .timeout?: end = .timedOut(outcome)
-        case nil: end = .finished(outcome)
+        if let failure = running.execFailure {
+            end = .spawnFailed(failure)
+        } else {
+            switch running.stopping {
+            case .cancel?: end = .cancelled(outcome)
+            case .timeout?: end = .timedOut(outcome)
+            case nil: end = .finished(outcome)
+            }
         }
         slot.running = nil
         if running.stopping != nil { signalTree(of: running, SIGKILL, leaderReaped: true) }
